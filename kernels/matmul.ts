@@ -1,0 +1,106 @@
+// Matrix-matrix products for prefill (several tokens at once): out[t] = W · x[t] for t in [0, n).
+//
+// Contract (all matmul_*):
+//   out      f32[n][rows]  token-major, written, never read
+//   w        rows x rowBytes in the stored format (as for matvec_*)
+//   x        f32[n][cols]  token-major, read only
+//   scratch  f32[4 * cols] work space for four dequantized rows
+//   n >= 1, rows >= 0; cols as for the matching matvec_* (whole blocks for q8_0/q4_0/q4_1).
+//   No alignment required. out, x, w and scratch must not overlap.
+// Each panel of four weight rows is expanded to f32 once and reused for all n tokens, so weights are read once
+// per prefill instead of once per token. Results equal matvec_* up to summation order (rounding).
+
+import { hsum } from "./common";
+import { dot_f32, dequant_row_f32, dequant_row_f16, dequant_row_bf16, dequant_row_q8_0, dequant_row_q4_0, dequant_row_q4_1 } from "./matvec";
+
+const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q4_1: i32 = 5;
+
+// @ts-ignore: decorator
+@inline function row_bytes(format: i32, cols: i32): usize {
+  switch (format) {
+    case F32: return <usize>cols << 2;
+    case F16: case BF16: return <usize>cols << 1;
+    case Q8_0: return <usize>(cols >> 5) * 34;
+    case Q4_0: return <usize>(cols >> 5) * 18;
+    default: return <usize>(cols >> 5) * 20;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function dequant_row(format: i32, out: usize, w: usize, cols: i32): void {
+  switch (format) {
+    case F32: dequant_row_f32(out, w, cols); break;
+    case F16: dequant_row_f16(out, w, cols); break;
+    case BF16: dequant_row_bf16(out, w, cols); break;
+    case Q8_0: dequant_row_q8_0(out, w, cols); break;
+    case Q4_0: dequant_row_q4_0(out, w, cols); break;
+    default: dequant_row_q4_1(out, w, cols);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function matmul(format: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+  const rowBytes = row_bytes(format, cols);
+  const colBytes = <usize>cols << 2;
+  const r1 = scratch + colBytes, r2 = r1 + colBytes, r3 = r2 + colBytes;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const wr = w + <usize>r * rowBytes;
+    dequant_row(format, scratch, wr, cols);
+    dequant_row(format, r1, wr + rowBytes, cols);
+    dequant_row(format, r2, wr + 2 * rowBytes, cols);
+    dequant_row(format, r3, wr + 3 * rowBytes, cols);
+    for (let t = 0; t < n; t++) {
+      const xp = x + <usize>t * colBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        const o = <usize>c << 2;
+        const xv = v128.load(xp + o);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(scratch + o), xv));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(r1 + o), xv));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(r2 + o), xv));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(r3 + o), xv));
+      }
+      let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+      for (; c < cols; c++) {
+        const o = <usize>c << 2;
+        const xs = load<f32>(xp + o);
+        s0 += load<f32>(scratch + o) * xs;
+        s1 += load<f32>(r1 + o) * xs;
+        s2 += load<f32>(r2 + o) * xs;
+        s3 += load<f32>(r3 + o) * xs;
+      }
+      const op = out + ((<usize>t * <usize>rows + <usize>r) << 2);
+      store<f32>(op, s0);
+      store<f32>(op, s1, 4);
+      store<f32>(op, s2, 8);
+      store<f32>(op, s3, 12);
+    }
+  }
+  for (; r < rows; r++) {
+    dequant_row(format, scratch, w + <usize>r * rowBytes, cols);
+    for (let t = 0; t < n; t++) {
+      store<f32>(out + ((<usize>t * <usize>rows + <usize>r) << 2), dot_f32(scratch, x + <usize>t * colBytes, cols));
+    }
+  }
+}
+
+export function matmul_f32(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+  matmul(F32, out, w, x, rows, cols, n, scratch);
+}
+export function matmul_f16(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+  matmul(F16, out, w, x, rows, cols, n, scratch);
+}
+export function matmul_bf16(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+  matmul(BF16, out, w, x, rows, cols, n, scratch);
+}
+export function matmul_q8_0(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+  matmul(Q8_0, out, w, x, rows, cols, n, scratch);
+}
+export function matmul_q4_0(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+  matmul(Q4_0, out, w, x, rows, cols, n, scratch);
+}
+export function matmul_q4_1(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+  matmul(Q4_1, out, w, x, rows, cols, n, scratch);
+}

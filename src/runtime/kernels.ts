@@ -1,0 +1,96 @@
+// The kernel table the model graph calls: the WASM SIMD build (kernels/*.ts) or its plain-TS twin
+// (src/reference/kernels.ts), both working on byte addresses in one WebAssembly.Memory. Contracts (shapes,
+// layouts, aliasing) are in the kernel sources; each entry below names its source file.
+
+import { ResourceError } from "../errors.js";
+import * as binaries from "./kernels-wasm.generated.js";
+
+/** A byte address in the kernels' linear memory. */
+export type Ptr = number;
+
+export interface Kernels {
+  // kernels/matvec.ts: out f32[rows] = W[rows x cols] · x f32[cols]
+  matvec_f32(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
+  matvec_f16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
+  matvec_bf16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
+  matvec_q8_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
+  matvec_q4_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
+  matvec_q4_1(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
+  // kernels/matvec.ts: out f32[cols] = one row expanded
+  dequant_row_f32(out: Ptr, w: Ptr, cols: number): void;
+  dequant_row_f16(out: Ptr, w: Ptr, cols: number): void;
+  dequant_row_bf16(out: Ptr, w: Ptr, cols: number): void;
+  dequant_row_q8_0(out: Ptr, w: Ptr, cols: number): void;
+  dequant_row_q4_0(out: Ptr, w: Ptr, cols: number): void;
+  dequant_row_q4_1(out: Ptr, w: Ptr, cols: number): void;
+  // kernels/matmul.ts: out f32[n][rows] = W · x f32[n][cols]; scratch f32[4 * cols]
+  matmul_f32(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
+  matmul_f16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
+  matmul_bf16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
+  matmul_q8_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
+  matmul_q4_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
+  matmul_q4_1(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
+  // kernels/norm.ts
+  rmsnorm(out: Ptr, x: Ptr, weight: Ptr, n: number, eps: number): void;
+  // kernels/rope.ts (half-split pairs)
+  rope(x: Ptr, nHeads: number, headDim: number, cos: Ptr, sin: Ptr): void;
+  // kernels/attention.ts
+  softmax(x: Ptr, n: number): void;
+  attention(out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, seqLen: number, scores: Ptr, h0: number, h1: number): void;
+  // kernels/elementwise.ts
+  add(out: Ptr, a: Ptr, b: Ptr, n: number): void;
+  swiglu(out: Ptr, gate: Ptr, up: Ptr, n: number): void;
+  residual_add_cosine(x: Ptr, f: Ptr, n: number): number;
+}
+
+/** Build variants of the kernel module: plain SIMD or relaxed SIMD, unshared or shared (threads) memory. */
+export type KernelVariant = "simd" | "relaxed" | "simd-threads" | "relaxed-threads";
+
+const VARIANT_BASE64: Readonly<Record<KernelVariant, string>> = {
+  simd: binaries.simd,
+  relaxed: binaries.relaxed,
+  "simd-threads": binaries.simdThreads,
+  "relaxed-threads": binaries.relaxedThreads,
+};
+
+export function variantBytes(variant: KernelVariant): Uint8Array {
+  const text = atob(VARIANT_BASE64[variant]);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/** The best variant this runtime validates: relaxed SIMD when available, else plain SIMD; null without SIMD. */
+export function pickVariant(threads: boolean): KernelVariant | null {
+  const candidates: KernelVariant[] = threads ? ["relaxed-threads", "simd-threads"] : ["relaxed", "simd"];
+  for (const variant of candidates) if (WebAssembly.validate(variantBytes(variant))) return variant;
+  return null;
+}
+
+export interface KernelInstance {
+  readonly kernels: Kernels;
+  /** First address the host may allocate from. */
+  readonly heapBase: number;
+}
+
+/**
+ * Instantiates the kernel module on `memory`. `module` lets hosts that forbid compiling bytes at run time
+ * (Cloudflare Workers) pass a module compiled at deploy time.
+ */
+export async function instantiateKernels(memory: WebAssembly.Memory, variant: KernelVariant, module?: WebAssembly.Module): Promise<KernelInstance> {
+  let compiled = module;
+  if (compiled === undefined) {
+    try {
+      compiled = await WebAssembly.compile(variantBytes(variant) as BufferSource);
+    } catch (error) {
+      throw new ResourceError({
+        file: `kernels.${variant}.wasm`, field: "WebAssembly.compile", expected: "a runtime that compiles WASM SIMD",
+        actual: error instanceof Error ? error.message : String(error),
+        detail: "hosts that forbid run-time compilation must pass a precompiled module",
+      });
+    }
+  }
+  const instance = await WebAssembly.instantiate(compiled, { env: { memory } });
+  const exports = instance.exports as unknown as Kernels & { heap_base(): number };
+  return { kernels: exports, heapBase: exports.heap_base() };
+}
