@@ -1,0 +1,204 @@
+// The Llama forward pass. Three plain records (Config, Weights, RunState with the KV cache) and one forward()
+// that runs a batch of tokens (a whole prompt chunk, or the single token of a decode step) through the model.
+// Every step below is one kernel call; the FFN-skip decision is the single `if` in the layer loop.
+
+import { InputError } from "../errors.js";
+import type { DType } from "../io/dtype.js";
+import type { Arena } from "../runtime/arena.js";
+import type { Kernels, Ptr } from "../runtime/kernels.js";
+import type { Config } from "./config.js";
+import { ropeAngles, ropeInverseFrequencies } from "./rope.js";
+import type { Matrix, Weights } from "./weights.js";
+
+/** Decides, layer by layer, whether a token's FFN runs; receives the similarity each FFN that ran produced. */
+export interface FfnGate {
+  /** Whether layer `layer`'s FFN runs for the tokens of the current forward() call. */
+  runFfn(layer: number): boolean;
+  /** cos(h, h + FFN(norm(h))) measured for token `token` (index in the batch) at layer `layer`. */
+  observe(layer: number, token: number, similarity: number): void;
+}
+
+/** The full model: every FFN runs. */
+export const RUN_ALL_FFNS: FfnGate = Object.freeze({ runFfn: () => true, observe: () => {} });
+
+/** Activation buffers and the KV cache. Batch buffers are token-major: row t belongs to the batch's token t. */
+export interface RunState {
+  readonly maxContext: number; // positions the KV cache holds
+  readonly maxBatch: number; // tokens per forward() call
+  readonly x: Ptr; // f32[maxBatch][hidden] residual stream
+  readonly xb: Ptr; // f32[maxBatch][hidden] normalized sublayer input
+  readonly q: Ptr; // f32[maxBatch][numHeads * headDim] queries
+  readonly att: Ptr; // f32[maxBatch][numHeads * headDim] attention output, before wo
+  readonly proj: Ptr; // f32[maxBatch][hidden] output of wo or wDown
+  readonly gate: Ptr; // f32[maxBatch][ffnSize] gate projection, then silu(gate) * up
+  readonly up: Ptr; // f32[maxBatch][ffnSize] up projection
+  readonly logits: Ptr; // f32[maxBatch][vocab]
+  readonly scores: Ptr; // f32[numHeads][maxContext] attention scores
+  readonly ropeCos: Ptr; // f32[maxBatch][headDim / 2]
+  readonly ropeSin: Ptr; // f32[maxBatch][headDim / 2]
+  readonly scratch: Ptr; // f32[4 * widest input] matmul work space
+  readonly kCache: readonly Ptr[]; // per layer f32[maxContext][numKvHeads * headDim], rows in position order
+  readonly vCache: readonly Ptr[]; // per layer, same layout
+}
+
+/** Bytes allocateRunState() will take, for planning memory before loading. */
+export function runStateBytes(config: Config, maxContext: number, maxBatch: number): number {
+  return runStateLayout(config, maxContext, maxBatch).reduce((sum, [, bytes]) => sum + Math.ceil(bytes / 64) * 64, 0);
+}
+
+function runStateLayout(config: Config, maxContext: number, maxBatch: number): [string, number][] {
+  const f = 4;
+  const qDim = config.numHeads * config.headDim;
+  const kvDim = config.numKvHeads * config.headDim;
+  const widest = Math.max(config.hiddenSize, qDim, config.ffnSize);
+  const layout: [string, number][] = [
+    ["x", maxBatch * config.hiddenSize * f], ["xb", maxBatch * config.hiddenSize * f], ["q", maxBatch * qDim * f],
+    ["att", maxBatch * qDim * f], ["proj", maxBatch * config.hiddenSize * f], ["gate", maxBatch * config.ffnSize * f],
+    ["up", maxBatch * config.ffnSize * f], ["logits", maxBatch * config.vocabSize * f],
+    ["scores", config.numHeads * maxContext * f], ["ropeCos", maxBatch * (config.headDim / 2) * f],
+    ["ropeSin", maxBatch * (config.headDim / 2) * f], ["scratch", 4 * widest * f],
+  ];
+  for (let l = 0; l < config.numLayers; l++) layout.push([`kCache${l}`, maxContext * kvDim * f], [`vCache${l}`, maxContext * kvDim * f]);
+  return layout;
+}
+
+export function allocateRunState(config: Config, arena: Arena, maxContext: number, maxBatch: number): RunState {
+  const ptr: Record<string, Ptr> = {};
+  for (const [name, bytes] of runStateLayout(config, maxContext, maxBatch)) ptr[name] = arena.alloc(bytes, name);
+  const layers = Array.from({ length: config.numLayers }, (_, l) => l);
+  return Object.freeze({
+    maxContext, maxBatch,
+    x: ptr.x!, xb: ptr.xb!, q: ptr.q!, att: ptr.att!, proj: ptr.proj!, gate: ptr.gate!, up: ptr.up!,
+    logits: ptr.logits!, scores: ptr.scores!, ropeCos: ptr.ropeCos!, ropeSin: ptr.ropeSin!, scratch: ptr.scratch!,
+    kCache: layers.map((l) => ptr[`kCache${l}`]!), vCache: layers.map((l) => ptr[`vCache${l}`]!),
+  });
+}
+
+const MATVEC: Readonly<Record<DType, keyof Kernels>> = {
+  F32: "matvec_f32", F16: "matvec_f16", BF16: "matvec_bf16", Q8_0: "matvec_q8_0", Q4_0: "matvec_q4_0", Q4_1: "matvec_q4_1",
+};
+const MATMUL: Readonly<Record<DType, keyof Kernels>> = {
+  F32: "matmul_f32", F16: "matmul_f16", BF16: "matmul_bf16", Q8_0: "matmul_q8_0", Q4_0: "matmul_q4_0", Q4_1: "matmul_q4_1",
+};
+const DEQUANT_ROW: Readonly<Record<DType, keyof Kernels>> = {
+  F32: "dequant_row_f32", F16: "dequant_row_f16", BF16: "dequant_row_bf16", Q8_0: "dequant_row_q8_0", Q4_0: "dequant_row_q4_0", Q4_1: "dequant_row_q4_1",
+};
+
+/** Which positions of a forward() call get logits. */
+export type LogitsWanted = "last" | "all" | "none";
+
+export class Transformer {
+  private readonly invFreq: Float32Array;
+  private readonly f32Bytes = 4;
+
+  constructor(
+    readonly config: Config,
+    readonly weights: Weights,
+    readonly state: RunState,
+    readonly kernels: Kernels,
+    readonly arena: Arena,
+  ) {
+    this.invFreq = ropeInverseFrequencies(config);
+  }
+
+  /**
+   * Runs `tokens` (at most maxBatch) at positions startPos, startPos + 1, ... : writes their keys and values into
+   * every layer's KV cache and computes logits for the positions asked for. Returns the logits as a view into WASM
+   * memory ([1][vocab] for "last", [n][vocab] for "all"), valid until the next call.
+   */
+  forward(tokens: readonly number[], startPos: number, gate: FfnGate = RUN_ALL_FFNS, wanted: LogitsWanted = "last"): Float32Array {
+    const { config: c, weights: w, state: s, kernels: k } = this;
+    const n = tokens.length;
+    this.checkInput(tokens, startPos);
+    const h = c.hiddenSize;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const rowOf = (buffer: Ptr, width: number, t: number) => buffer + t * width * this.f32Bytes;
+    this.writeRopeAngles(startPos, n);
+
+    // Token embeddings: one row of the embedding table per token.
+    for (let t = 0; t < n; t++) this.dequantRow(w.embed, tokens[t]!, rowOf(s.x, h, t));
+
+    for (let l = 0; l < c.numLayers; l++) {
+      const layer = w.layers[l]!;
+      const kRows = s.kCache[l]! + startPos * kvDim * this.f32Bytes; // this batch's rows of the cache
+      const vRows = s.vCache[l]! + startPos * kvDim * this.f32Bytes;
+
+      // Attention sublayer. RMSNorm, then Q/K/V projections (K and V straight into the cache rows).
+      for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.attnNorm, h, c.rmsEps);
+      this.linear(layer.wq, s.q, s.xb, n);
+      this.linear(layer.wk, kRows, s.xb, n);
+      this.linear(layer.wv, vRows, s.xb, n);
+      // RoPE on queries and keys, each token at its own position.
+      for (let t = 0; t < n; t++) {
+        const cos = rowOf(s.ropeCos, c.headDim / 2, t);
+        const sin = rowOf(s.ropeSin, c.headDim / 2, t);
+        k.rope(rowOf(s.q, qDim, t), c.numHeads, c.headDim, cos, sin);
+        k.rope(rowOf(kRows, kvDim, t), c.numKvHeads, c.headDim, cos, sin);
+      }
+      // Causal attention: token t attends to positions 0 .. startPos + t.
+      for (let t = 0; t < n; t++) {
+        k.attention(rowOf(s.att, qDim, t), rowOf(s.q, qDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
+      }
+      // Output projection and residual.
+      this.linear(layer.wo, s.proj, s.att, n);
+      k.add(s.x, s.x, s.proj, n * h);
+
+      // FFN sublayer, unless the skip controller says this layer's FFN is redundant for these tokens.
+      // Attention above ran regardless, so the KV cache stays complete for later tokens.
+      if (gate.runFfn(l)) {
+        for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.ffnNorm, h, c.rmsEps);
+        this.linear(layer.wGate, s.gate, s.xb, n);
+        this.linear(layer.wUp, s.up, s.xb, n);
+        k.swiglu(s.gate, s.gate, s.up, n * c.ffnSize);
+        this.linear(layer.wDown, s.proj, s.gate, n);
+        // Residual add, measuring cos(h, h + FFN(norm(h))) for the skip controller in the same pass.
+        for (let t = 0; t < n; t++) gate.observe(l, t, k.residual_add_cosine(rowOf(s.x, h, t), rowOf(s.proj, h, t), h));
+      }
+    }
+
+    // Final RMSNorm and LM head, for the positions whose logits are wanted.
+    if (wanted === "none") return new Float32Array(0);
+    const first = wanted === "last" ? n - 1 : 0;
+    const count = n - first;
+    for (let t = first; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t - first), rowOf(s.x, h, t), w.finalNorm, h, c.rmsEps);
+    this.linear(w.lmHead, s.logits, s.xb, count);
+    return this.arena.f32(s.logits, count * c.vocabSize);
+  }
+
+  /** out[t] = W · in[t] for t < n: matvec for one token, the weight-reusing matmul for several. */
+  private linear(m: Matrix, out: Ptr, input: Ptr, n: number): void {
+    if (n === 1) (this.kernels[MATVEC[m.dtype]] as (o: Ptr, w: Ptr, x: Ptr, r: number, c: number) => void)(out, m.ptr, input, m.rows, m.cols);
+    else (this.kernels[MATMUL[m.dtype]] as (o: Ptr, w: Ptr, x: Ptr, r: number, c: number, n: number, s: Ptr) => void)(out, m.ptr, input, m.rows, m.cols, n, this.state.scratch);
+  }
+
+  private dequantRow(m: Matrix, row: number, out: Ptr): void {
+    (this.kernels[DEQUANT_ROW[m.dtype]] as (o: Ptr, w: Ptr, c: number) => void)(out, m.ptr + row * m.rowBytes, m.cols);
+  }
+
+  private writeRopeAngles(startPos: number, n: number): void {
+    const half = this.config.headDim / 2;
+    const cos = this.arena.f32(this.state.ropeCos, n * half);
+    const sin = this.arena.f32(this.state.ropeSin, n * half);
+    for (let t = 0; t < n; t++) ropeAngles(this.invFreq, startPos + t, cos.subarray(t * half, (t + 1) * half), sin.subarray(t * half, (t + 1) * half));
+  }
+
+  private checkInput(tokens: readonly number[], startPos: number): void {
+    const n = tokens.length;
+    if (n < 1 || n > this.state.maxBatch) {
+      throw new InputError({ file: "forward", field: "tokens", expected: `1..${this.state.maxBatch} tokens per call`, actual: String(n) });
+    }
+    if (!Number.isInteger(startPos) || startPos < 0 || startPos + n > this.state.maxContext) {
+      throw new InputError({
+        file: "forward", field: "position", expected: `positions within the context of ${this.state.maxContext}`,
+        actual: `${startPos}..${startPos + n - 1}`,
+      });
+    }
+    for (let t = 0; t < n; t++) {
+      const id = tokens[t]!;
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+        throw new InputError({ file: "forward", field: `tokens[${t}]`, expected: `a token id in 0..${this.config.vocabSize - 1}`, actual: String(id) });
+      }
+    }
+  }
+}
