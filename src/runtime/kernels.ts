@@ -53,7 +53,7 @@ const VARIANT_BASE64: Readonly<Record<KernelVariant, string>> = {
   "relaxed-threads": binaries.relaxedThreads,
 };
 
-export function variantBytes(variant: KernelVariant): Uint8Array {
+export function variantBytes(variant: KernelVariant): Uint8Array<ArrayBuffer> {
   const text = atob(VARIANT_BASE64[variant]);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
@@ -81,7 +81,7 @@ export async function instantiateKernels(memory: WebAssembly.Memory, variant: Ke
   let compiled = module;
   if (compiled === undefined) {
     try {
-      compiled = await WebAssembly.compile(variantBytes(variant) as BufferSource);
+      compiled = await WebAssembly.compile(variantBytes(variant));
     } catch (error) {
       throw new ResourceError({
         file: `kernels.${variant}.wasm`, field: "WebAssembly.compile", expected: "a runtime that compiles WASM SIMD",
