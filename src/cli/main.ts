@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// ffnskip command line. Each command lives in its own module under src/cli/ and is loaded only when used.
+// Errors we throw on purpose (FfnskipError) print as one line; anything else is a bug and prints its stack.
+
+import { FfnskipError } from "../errors.js";
+
+interface Command {
+  readonly summary: string;
+  run(argv: string[]): Promise<void>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  pull: { summary: "download a model (smollm2) into weights/", run: async (a) => (await import("./pull.js")).pull(a) },
+  convert: { summary: "GGUF -> Hugging Face folder (config.json + model.safetensors + tokenizer)", run: async (a) => (await import("./convert.js")).convert(a) },
+  logits: { summary: "logits for token ids (--json)", run: async (a) => (await import("./token-ids.js")).logits(a) },
+  greedy: { summary: "greedy continuation of token ids (--json)", run: async (a) => (await import("./token-ids.js")).greedy(a) },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: ffnskip <command> [options]   (ffnskip <command> --help for its options)\n\ncommands:\n${lines.join("\n")}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`ffnskip: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  await command.run(rest);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof FfnskipError) {
+      process.stderr.write(`ffnskip: ${error.name}: ${error.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`ffnskip: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 70;
+    }
+  },
+);

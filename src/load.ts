@@ -1,0 +1,98 @@
+// The portable front door: model bytes (no paths, no fetching) to parsed parts. A GGUF file carries config,
+// weights, tokenizer and chat template; a Hugging Face folder brings them as separate files.
+
+import { FormatError, InputError } from "./errors.js";
+import { parseJson } from "./io/byte-reader.js";
+import { configFromGguf, configFromHf } from "./io/config.js";
+import { type GgufFile, readGguf } from "./io/gguf.js";
+import { readSafetensors, readSafetensorsIndex } from "./io/safetensors.js";
+import type { Config } from "./model/config.js";
+import { ggufWeightSource, safetensorsWeightSource } from "./model/load.js";
+import type { WeightSource } from "./model/weights.js";
+
+type Bytes = Uint8Array | ArrayBuffer;
+type JsonText = string | object;
+
+/** A Hugging Face model folder's files, as bytes and text. */
+export interface HfFolderSource {
+  /** Names the model in errors (e.g. the folder path). */
+  readonly name?: string;
+  /** config.json */
+  readonly config: JsonText;
+  /** model.safetensors bytes, or every shard by file name (with `safetensorsIndex` naming which holds what). */
+  readonly safetensors: Bytes | Readonly<Record<string, Bytes>>;
+  readonly safetensorsIndex?: JsonText;
+  /** tokenizer.json; without it the model runs on token ids only. */
+  readonly tokenizer?: JsonText;
+  readonly tokenizerConfig?: JsonText;
+  readonly generationConfig?: JsonText;
+}
+
+/** What loadModel() accepts: GGUF bytes, `{ gguf }`, or an HF folder's files. */
+export type ModelSource = Bytes | { readonly gguf: Bytes; readonly name?: string } | HfFolderSource;
+
+export interface ParsedModel {
+  readonly name: string;
+  readonly config: Config;
+  readonly weights: WeightSource;
+  /** Set for GGUF sources: metadata carries tokenizer and chat template. */
+  readonly gguf?: GgufFile;
+  /** Set for HF sources. */
+  readonly hf?: { readonly tokenizer?: JsonText; readonly tokenizerConfig?: JsonText; readonly generationConfig?: object };
+}
+
+export function parseModelSource(source: ModelSource): ParsedModel {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return parseGguf(asBytes(source), "model.gguf");
+  if (typeof source !== "object" || source === null) {
+    throw new InputError({ file: "loadModel", field: "source", expected: "GGUF bytes, { gguf }, or { config, safetensors }", actual: String(source) });
+  }
+  if ("gguf" in source) return parseGguf(asBytes(source.gguf), source.name ?? "model.gguf");
+  if ("config" in source && "safetensors" in source) return parseHf(source);
+  throw new InputError({ file: "loadModel", field: "source", expected: "GGUF bytes, { gguf }, or { config, safetensors }", actual: `an object with keys ${Object.keys(source).join(", ")}` });
+}
+
+function parseGguf(bytes: Uint8Array, name: string): ParsedModel {
+  const gguf = readGguf(bytes, name);
+  return { name, config: configFromGguf(gguf), weights: ggufWeightSource(gguf, bytes), gguf };
+}
+
+function parseHf(source: HfFolderSource): ParsedModel {
+  const name = source.name ?? "model folder";
+  const config = configFromHf(json(source.config, `${name}/config.json`), `${name}/config.json`);
+  const shardBytes = source.safetensors instanceof Uint8Array || source.safetensors instanceof ArrayBuffer
+    ? { "model.safetensors": source.safetensors }
+    : source.safetensors;
+  if (typeof shardBytes !== "object" || shardBytes === null) {
+    throw new InputError({ file: name, field: "safetensors", expected: "bytes or { fileName: bytes }", actual: String(shardBytes) });
+  }
+  const names = Object.keys(shardBytes);
+  if (source.safetensorsIndex !== undefined) {
+    const indexText = typeof source.safetensorsIndex === "string" ? source.safetensorsIndex : JSON.stringify(source.safetensorsIndex);
+    const index = readSafetensorsIndex(indexText, `${name}/model.safetensors.index.json`);
+    for (const shard of new Set(index.values())) {
+      if (!(shard in shardBytes)) throw new FormatError({ file: `${name}/model.safetensors.index.json`, field: shard, expected: "bytes for every shard the index names", actual: "missing" });
+    }
+  }
+  if (names.length === 0) throw new InputError({ file: name, field: "safetensors", expected: "at least one safetensors file", actual: "none" });
+  const shards = names.map((shard) => {
+    const bytes = asBytes(shardBytes[shard]!);
+    return { parsed: readSafetensors(bytes, `${name}/${shard}`), bytes };
+  });
+  const generationConfig = source.generationConfig === undefined ? undefined : json(source.generationConfig, `${name}/generation_config.json`);
+  return {
+    name,
+    config,
+    weights: safetensorsWeightSource(shards),
+    hf: { tokenizer: source.tokenizer, tokenizerConfig: source.tokenizerConfig, generationConfig: generationConfig as object | undefined },
+  };
+}
+
+function json(value: JsonText, file: string): unknown {
+  return typeof value === "string" ? parseJson(value, file) : value;
+}
+
+function asBytes(value: Bytes): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new InputError({ file: "loadModel", field: "bytes", expected: "a Uint8Array or ArrayBuffer", actual: typeof value });
+}

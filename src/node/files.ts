@@ -1,0 +1,63 @@
+// Reads a model from disk into the portable ModelSource that loadModel() takes: a GGUF file, or a Hugging Face
+// folder (config.json, model.safetensors or an index with shards, tokenizer files).
+
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { InputError, ResourceError } from "../errors.js";
+import { readSafetensorsIndex } from "../io/safetensors.js";
+import type { HfFolderSource, ModelSource } from "../load.js";
+
+export type LoadProgress = (fraction: number, stage: string) => void;
+
+/** Reads a whole file, reporting progress, into one ArrayBuffer-backed Uint8Array. */
+export async function readFileWithProgress(path: string, onProgress?: LoadProgress, stage = basename(path)): Promise<Uint8Array> {
+  const size = statSync(path).size;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(size);
+  } catch {
+    throw new ResourceError({ file: path, field: "size", expected: "a file that fits in memory", actual: `${size} bytes` });
+  }
+  let offset = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 8 << 20 })) {
+    const data = chunk as Buffer;
+    if (offset + data.byteLength > size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: "a file that grew while being read" });
+    bytes.set(data, offset);
+    offset += data.byteLength;
+    onProgress?.(offset / size, stage);
+  }
+  if (offset !== size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: `${offset} bytes read` });
+  return bytes;
+}
+
+/** A GGUF file path or an HF folder path to a ModelSource. */
+export async function readModelSource(path: string, onProgress?: LoadProgress): Promise<ModelSource> {
+  if (!existsSync(path)) throw new InputError({ file: path, field: "model path", expected: "an existing GGUF file or Hugging Face folder", actual: "nothing at that path" });
+  if (!statSync(path).isDirectory()) return { gguf: await readFileWithProgress(path, onProgress), name: path };
+
+  const text = (name: string) => (existsSync(join(path, name)) ? readFileSync(join(path, name), "utf8") : undefined);
+  const config = text("config.json");
+  if (config === undefined) throw new InputError({ file: join(path, "config.json"), field: "config.json", expected: "an HF model folder with config.json", actual: "missing" });
+  const shards: Record<string, Uint8Array> = {};
+  const indexText = text("model.safetensors.index.json");
+  const shardNames = indexText !== undefined ? [...new Set(readSafetensorsIndex(indexText, join(path, "model.safetensors.index.json")).values())] : ["model.safetensors"];
+  const total = shardNames.reduce((sum, name) => sum + (existsSync(join(path, name)) ? statSync(join(path, name)).size : 0), 0);
+  let done = 0;
+  for (const name of shardNames) {
+    const file = join(path, name);
+    if (!existsSync(file)) throw new InputError({ file, field: name, expected: "the safetensors shard the folder names", actual: "missing" });
+    const size = statSync(file).size;
+    shards[name] = await readFileWithProgress(file, onProgress && ((f, stage) => onProgress((done + f * size) / total, stage)));
+    done += size;
+  }
+  const source: HfFolderSource = {
+    name: path,
+    config,
+    safetensors: shards,
+    safetensorsIndex: indexText,
+    tokenizer: text("tokenizer.json"),
+    tokenizerConfig: text("tokenizer_config.json"),
+    generationConfig: text("generation_config.json"),
+  };
+  return source;
+}
