@@ -34,20 +34,6 @@ function tokenIds(list: string[] | undefined, command: string): number[] {
   });
 }
 
-/** Prefills the ids in chunks of the engine's batch size; returns logits for every position or the last. */
-function prefill(model: Transformer, ids: number[], wanted: "all" | "last"): Float32Array[] {
-  const rows: Float32Array[] = [];
-  const vocab = model.config.vocabSize;
-  for (let start = 0; start < ids.length; start += model.state.maxBatch) {
-    const chunk = ids.slice(start, start + model.state.maxBatch);
-    const isLast = start + chunk.length === ids.length;
-    const mode = wanted === "all" ? "all" : isLast ? "last" : "none";
-    const logits = model.forward(chunk, start, undefined, mode);
-    for (let r = 0; r < logits.length / vocab; r++) rows.push(logits.slice(r * vocab, (r + 1) * vocab));
-  }
-  return rows;
-}
-
 export function argmax(values: Float32Array): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
@@ -64,7 +50,9 @@ export async function logits(argv: string[]): Promise<void> {
   }
   const ids = tokenIds(flags.tokens, "logits");
   const model = await open(flags, ids.length);
-  const rows = prefill(model, ids, flags.last ? "last" : "all");
+  const vocab = model.config.vocabSize;
+  const flat = model.prefill(ids, 0, flags.last ? "last" : "all");
+  const rows = Array.from({ length: flat.length / vocab }, (_, r) => flat.subarray(r * vocab, (r + 1) * vocab));
   if (flags.json) {
     process.stdout.write(`{"tokens":${JSON.stringify(ids)},"logits":[${rows.map((r) => `[${Array.from(r).join(",")}]`).join(",")}]}\n`);
   } else {
@@ -87,12 +75,12 @@ export async function greedy(argv: string[]): Promise<void> {
   const ids = tokenIds(flags.tokens, "greedy");
   const maxNew = flags["max-new"] ?? 64;
   const model = await open(flags, ids.length + maxNew);
-  let last = prefill(model, ids, "last")[0]!;
+  let last = model.prefill(ids, 0, "last");
   const generated: number[] = [];
   for (let i = 0; i < maxNew; i++) {
     const next = argmax(last);
     generated.push(next);
-    if (i + 1 < maxNew) last = model.forward([next], ids.length + i);
+    if (i + 1 < maxNew) last = model.decode(next, ids.length + i);
   }
   process.stdout.write(flags.json ? `${JSON.stringify({ tokens: generated })}\n` : `${generated.join(",")}\n`);
 }

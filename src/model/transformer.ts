@@ -102,14 +102,41 @@ export class Transformer {
   }
 
   /**
-   * Runs `tokens` (at most maxBatch) at positions startPos, startPos + 1, ... : writes their keys and values into
-   * every layer's KV cache and computes logits for the positions asked for. Returns the logits as a view into WASM
-   * memory ([1][vocab] for "last", [n][vocab] for "all"), valid until the next call.
+   * Prefill: runs a prompt (any length that fits the cache) at positions startPos.. in chunks of maxBatch tokens,
+   * always with the batched kernels, so a token's result does not depend on how the prompt was chunked (a cached
+   * prefix plus the rest gives what one whole prefill gives). Returns the logits asked for: a view of the last
+   * position's row ("last", valid until the next call) or a copy of every position's ([n][vocab], "all").
    */
-  forward(tokens: readonly number[], startPos: number, gate: FfnGate = RUN_ALL_FFNS, wanted: LogitsWanted = "last"): Float32Array {
+  prefill(tokens: readonly number[], startPos: number, wanted: LogitsWanted = "last", gate: FfnGate = RUN_ALL_FFNS): Float32Array {
+    this.checkInput(tokens, startPos);
+    const vocab = this.config.vocabSize;
+    const all = wanted === "all" ? new Float32Array(tokens.length * vocab) : null;
+    let last: Float32Array = new Float32Array(0);
+    for (let start = 0; start < tokens.length; start += this.state.maxBatch) {
+      const chunk = tokens.slice(start, start + this.state.maxBatch);
+      const isLastChunk = start + chunk.length === tokens.length;
+      const mode: LogitsWanted = wanted === "all" ? "all" : wanted === "last" && isLastChunk ? "last" : "none";
+      const logits = this.forward(chunk, startPos + start, gate, mode, true);
+      if (all !== null) all.set(logits, start * vocab);
+      else if (mode === "last") last = logits;
+    }
+    return all ?? last;
+  }
+
+  /** Decode: one token at `position` with the one-token kernels. Returns its logits (a view, valid until the next call). */
+  decode(token: number, position: number, gate: FfnGate = RUN_ALL_FFNS): Float32Array {
+    this.checkInput([token], position);
+    return this.forward([token], position, gate, "last", false);
+  }
+
+  /**
+   * Runs `tokens` (at most maxBatch) at positions startPos, startPos + 1, ... : writes their keys and values into
+   * every layer's KV cache and computes logits for the positions asked for, as a view into WASM memory
+   * ([1][vocab] for "last", [n][vocab] for "all"). `batched` picks the matmul kernels (prefill) or matvec (decode).
+   */
+  private forward(tokens: readonly number[], startPos: number, gate: FfnGate, wanted: LogitsWanted, batched: boolean): Float32Array {
     const { config: c, weights: w, state: s, kernels: k } = this;
     const n = tokens.length;
-    this.checkInput(tokens, startPos);
     const h = c.hiddenSize;
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
@@ -126,9 +153,9 @@ export class Transformer {
 
       // Attention sublayer. RMSNorm, then Q/K/V projections (K and V straight into the cache rows).
       for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.attnNorm, h, c.rmsEps);
-      this.linear(layer.wq, s.q, s.xb, n);
-      this.linear(layer.wk, kRows, s.xb, n);
-      this.linear(layer.wv, vRows, s.xb, n);
+      this.linear(batched, layer.wq, s.q, s.xb, n);
+      this.linear(batched, layer.wk, kRows, s.xb, n);
+      this.linear(batched, layer.wv, vRows, s.xb, n);
       // RoPE on queries and keys, each token at its own position.
       for (let t = 0; t < n; t++) {
         const cos = rowOf(s.ropeCos, c.headDim / 2, t);
@@ -141,17 +168,17 @@ export class Transformer {
         k.attention(rowOf(s.att, qDim, t), rowOf(s.q, qDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
       }
       // Output projection and residual.
-      this.linear(layer.wo, s.proj, s.att, n);
+      this.linear(batched, layer.wo, s.proj, s.att, n);
       k.add(s.x, s.x, s.proj, n * h);
 
       // FFN sublayer, unless the skip controller says this layer's FFN is redundant for these tokens.
       // Attention above ran regardless, so the KV cache stays complete for later tokens.
       if (gate.runFfn(l)) {
         for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.ffnNorm, h, c.rmsEps);
-        this.linear(layer.wGate, s.gate, s.xb, n);
-        this.linear(layer.wUp, s.up, s.xb, n);
+        this.linear(batched, layer.wGate, s.gate, s.xb, n);
+        this.linear(batched, layer.wUp, s.up, s.xb, n);
         k.swiglu(s.gate, s.gate, s.up, n * c.ffnSize);
-        this.linear(layer.wDown, s.proj, s.gate, n);
+        this.linear(batched, layer.wDown, s.proj, s.gate, n);
         // Residual add, measuring cos(h, h + FFN(norm(h))) for the skip controller in the same pass.
         for (let t = 0; t < n; t++) gate.observe(l, t, k.residual_add_cosine(rowOf(s.x, h, t), rowOf(s.proj, h, t), h));
       }
@@ -162,13 +189,13 @@ export class Transformer {
     const first = wanted === "last" ? n - 1 : 0;
     const count = n - first;
     for (let t = first; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t - first), rowOf(s.x, h, t), w.finalNorm, h, c.rmsEps);
-    this.linear(w.lmHead, s.logits, s.xb, count);
+    this.linear(batched, w.lmHead, s.logits, s.xb, count);
     return this.arena.f32(s.logits, count * c.vocabSize);
   }
 
-  /** out[t] = W · in[t] for t < n: matvec for one token, the weight-reusing matmul for several. */
-  private linear(m: Matrix, out: Ptr, input: Ptr, n: number): void {
-    if (n === 1) (this.kernels[MATVEC[m.dtype]] as (o: Ptr, w: Ptr, x: Ptr, r: number, c: number) => void)(out, m.ptr, input, m.rows, m.cols);
+  /** out[t] = W · in[t] for t < n: matvec for a decode step, the weight-reusing matmul for prefill. */
+  private linear(batched: boolean, m: Matrix, out: Ptr, input: Ptr, n: number): void {
+    if (!batched) (this.kernels[MATVEC[m.dtype]] as (o: Ptr, w: Ptr, x: Ptr, r: number, c: number) => void)(out, m.ptr, input, m.rows, m.cols);
     else (this.kernels[MATMUL[m.dtype]] as (o: Ptr, w: Ptr, x: Ptr, r: number, c: number, n: number, s: Ptr) => void)(out, m.ptr, input, m.rows, m.cols, n, this.state.scratch);
   }
 
@@ -185,9 +212,7 @@ export class Transformer {
 
   private checkInput(tokens: readonly number[], startPos: number): void {
     const n = tokens.length;
-    if (n < 1 || n > this.state.maxBatch) {
-      throw new InputError({ file: "forward", field: "tokens", expected: `1..${this.state.maxBatch} tokens per call`, actual: String(n) });
-    }
+    if (n < 1) throw new InputError({ file: "forward", field: "tokens", expected: "at least one token", actual: "none" });
     if (!Number.isInteger(startPos) || startPos < 0 || startPos + n > this.state.maxContext) {
       throw new InputError({
         file: "forward", field: "position", expected: `positions within the context of ${this.state.maxContext}`,
