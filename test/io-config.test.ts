@@ -1,0 +1,257 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { ConfigError, type FfnskipError, UnsupportedError } from "../src/errors.js";
+import { configFromGguf, configFromHf } from "../src/io/config.js";
+import { readGguf } from "../src/io/gguf.js";
+import { type GgufMetadataEntry, type GgufWriteTensor, writeGguf } from "../src/io/gguf-writer.js";
+import type { Config } from "../src/model/config.js";
+import { findOracle } from "./oracle/oracle.js";
+
+const REAL_MODEL = new URL("../weights/SmolLM2-135M-Instruct.Q4_1.gguf", import.meta.url).pathname;
+
+function throwsTyped(fn: () => unknown, type: new (...args: never[]) => FfnskipError, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (error) {
+    assert.instance(error, type, `expected ${type.name}, got ${String(error)}`);
+    assert.match((error as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected ${type.name} matching ${pattern}`);
+}
+
+// HuggingFaceTB/SmolLM2-135M-Instruct's published config.json, typed in by hand.
+const SMOLLM2_HF = {
+  architectures: ["LlamaForCausalLM"], attention_bias: false, attention_dropout: 0.0, bos_token_id: 1, eos_token_id: 2,
+  hidden_act: "silu", hidden_size: 576, initializer_range: 0.041666666666666664, intermediate_size: 1536,
+  is_llama_config: true, max_position_embeddings: 8192, model_type: "llama", num_attention_heads: 9,
+  num_hidden_layers: 30, num_key_value_heads: 3, pad_token_id: 2, pretraining_tp: 1, rms_norm_eps: 1e-5,
+  rope_interleaved: false, rope_scaling: null, rope_theta: 100000, tie_word_embeddings: true, torch_dtype: "bfloat16",
+  transformers_version: "4.42.3", use_cache: true, vocab_size: 49152,
+};
+const SMOLLM2_CONFIG: Config = {
+  architecture: "llama", hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, ffnSize: 1536,
+  vocabSize: 49152, ropeTheta: 100000, ropeScaling: null, rmsEps: 1e-5, tiedEmbeddings: true, contextLength: 8192,
+};
+const MINIMAL_HF = { model_type: "llama", hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 160, vocab_size: 256 };
+
+test("SmolLM2's config.json resolves to the expected Config, frozen", () => {
+  const config = configFromHf(SMOLLM2_HF);
+  assert.equal(config, SMOLLM2_CONFIG);
+  assert.ok(Object.isFrozen(config));
+});
+
+test("HF defaults follow transformers' LlamaConfig", () => {
+  const config = configFromHf(MINIMAL_HF);
+  assert.equal(config, {
+    architecture: "llama", hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 4, headDim: 16, ffnSize: 160, vocabSize: 256,
+    ropeTheta: 10000, ropeScaling: null, rmsEps: 1e-6, tiedEmbeddings: false, contextLength: 2048,
+  });
+  assert.is(configFromHf({ ...MINIMAL_HF, head_dim: null, num_key_value_heads: null, rope_theta: null }).headDim, 16);
+  assert.is(configFromHf({ ...MINIMAL_HF, head_dim: 32 }).headDim, 32);
+  const byArchitecture = { ...MINIMAL_HF, model_type: undefined, architectures: ["LlamaForCausalLM"] };
+  assert.is(configFromHf(byArchitecture).numKvHeads, 4);
+});
+
+test("RoPE: legacy rope_scaling, transformers 5 rope_parameters, and their precedence", () => {
+  assert.equal(configFromHf({ ...MINIMAL_HF, rope_scaling: { type: "linear", factor: 2 } }).ropeScaling, { type: "linear", factor: 2 });
+  assert.equal(configFromHf({ ...MINIMAL_HF, rope_scaling: { rope_type: "default" }, rope_theta: 5e5 }).ropeTheta, 5e5);
+  const llama31 = { ...MINIMAL_HF, max_position_embeddings: 131072, rope_theta: 500000, rope_scaling: { factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192, rope_type: "llama3" } };
+  const c = configFromHf(llama31);
+  assert.equal([c.ropeTheta, c.ropeScaling], [500000, { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 }]);
+  const noOriginal = { ...llama31, rope_scaling: { ...llama31.rope_scaling, original_max_position_embeddings: undefined } };
+  assert.equal((configFromHf(noOriginal).ropeScaling as { originalContextLength: number }).originalContextLength, 131072);
+  // transformers 5 writes rope_parameters and no top-level rope_theta.
+  assert.equal(configFromHf({ ...MINIMAL_HF, rope_parameters: { rope_theta: 100000, rope_type: "default" } }).ropeTheta, 100000);
+  assert.equal(configFromHf({ ...MINIMAL_HF, rope_parameters: { rope_type: "linear", factor: 4 } }).ropeScaling, { type: "linear", factor: 4 });
+  // A legacy rope_scaling wins over rope_parameters; an empty one does not.
+  assert.equal(configFromHf({ ...MINIMAL_HF, rope_scaling: { rope_type: "linear", factor: 2 }, rope_parameters: { rope_type: "linear", factor: 9 } }).ropeScaling, { type: "linear", factor: 2 });
+  assert.equal(configFromHf({ ...MINIMAL_HF, rope_scaling: {}, rope_parameters: { rope_type: "linear", factor: 9 } }).ropeScaling, { type: "linear", factor: 9 });
+  assert.ok(Object.isFrozen(c.ropeScaling));
+});
+
+test("Mistral: defaults, and a sliding window caps the context", () => {
+  const mistral = { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 32768 };
+  assert.is(configFromHf({ ...mistral, sliding_window: 4096 }).contextLength, 4096);
+  assert.is(configFromHf({ ...mistral, sliding_window: null }).contextLength, 32768);
+  assert.is(configFromHf({ ...mistral, sliding_window: 65536 }).contextLength, 32768);
+  assert.is(configFromHf(mistral).contextLength, 4096, "MistralConfig's default window is 4096");
+  const bare = { ...MINIMAL_HF, model_type: "mistral", num_attention_heads: 8, hidden_size: 128, sliding_window: null };
+  assert.equal([configFromHf(bare).numKvHeads, configFromHf(bare).contextLength], [8, 131072]);
+  assert.is(configFromHf({ ...bare, num_key_value_heads: null }).numKvHeads, 8);
+  assert.is(configFromHf({ ...bare, num_attention_heads: 16, num_key_value_heads: null }).numKvHeads, 16);
+  assert.is(configFromHf({ ...bare, model_type: undefined, architectures: ["MistralForCausalLM"], sliding_window: undefined }).contextLength, 4096);
+});
+
+test("HF errors name the field, what was expected and what was found", () => {
+  const bad = (patch: Record<string, unknown>) => () => configFromHf({ ...MINIMAL_HF, ...patch }, "cfg.json");
+  throwsTyped(() => configFromHf([1]), ConfigError, /config\.json: expected a JSON object, got array of 1/);
+  throwsTyped(() => configFromHf(null), ConfigError, /JSON object/);
+  throwsTyped(bad({ model_type: "qwen2" }), UnsupportedError, /cfg\.json: model_type: expected "llama" or "mistral", got "qwen2"/);
+  throwsTyped(bad({ model_type: undefined, architectures: ["GPT2LMHeadModel"] }), UnsupportedError, /GPT2LMHeadModel/);
+  throwsTyped(bad({ hidden_size: undefined }), ConfigError, /cfg\.json: hidden_size: expected a value, got nothing \(missing\)/);
+  throwsTyped(bad({ hidden_size: "64" }), ConfigError, /hidden_size: expected a positive integer, got "64"/);
+  throwsTyped(bad({ num_hidden_layers: 0 }), ConfigError, /num_hidden_layers: expected a positive integer, got 0/);
+  throwsTyped(bad({ intermediate_size: 1.5 }), ConfigError, /intermediate_size/);
+  throwsTyped(bad({ vocab_size: -3 }), ConfigError, /vocab_size/);
+  throwsTyped(bad({ num_key_value_heads: 3 }), ConfigError, /num_key_value_heads: expected a divisor of the 4 query heads, got 3/);
+  throwsTyped(bad({ head_dim: 15 }), ConfigError, /head_dim: expected an even number/);
+  throwsTyped(bad({ num_attention_heads: 3 }), ConfigError, /head_dim: expected present, or hidden_size divisible by num_attention_heads/);
+  throwsTyped(bad({ hidden_act: "gelu" }), UnsupportedError, /hidden_act: expected "silu", got "gelu"/);
+  throwsTyped(bad({ attention_bias: true }), UnsupportedError, /attention_bias/);
+  throwsTyped(bad({ mlp_bias: true }), UnsupportedError, /mlp_bias/);
+  throwsTyped(bad({ attention_bias: "no" }), ConfigError, /attention_bias: expected true or false/);
+  throwsTyped(bad({ tie_word_embeddings: 1 }), ConfigError, /tie_word_embeddings/);
+  throwsTyped(bad({ rms_norm_eps: 0 }), ConfigError, /rms_norm_eps: expected a positive finite number, got 0/);
+  throwsTyped(bad({ rope_theta: "1e4" }), ConfigError, /rope_theta/);
+  for (const type of ["dynamic", "yarn", "longrope", "su"]) {
+    throwsTyped(bad({ rope_scaling: { rope_type: type, factor: 2 } }), UnsupportedError, new RegExp(`rope_scaling\\.rope_type: expected "default", "linear" or "llama3", got "${type}"`));
+  }
+  throwsTyped(bad({ rope_parameters: { rope_type: "yarn", factor: 2 } }), UnsupportedError, /rope_parameters\.rope_type/);
+  throwsTyped(bad({ rope_scaling: { type: "linear" } }), ConfigError, /rope_scaling\.factor: expected a value/);
+  throwsTyped(bad({ rope_scaling: { rope_type: "llama3", factor: 8, high_freq_factor: 4 } }), ConfigError, /rope_scaling\.low_freq_factor/);
+  throwsTyped(bad({ rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 4, high_freq_factor: 1 } }), ConfigError, /high_freq_factor: expected greater than low_freq_factor/);
+  throwsTyped(bad({ rope_scaling: "linear" }), ConfigError, /rope_scaling: expected null or an object/);
+  throwsTyped(bad({ partial_rotary_factor: 0.5 }), UnsupportedError, /partial_rotary_factor/);
+  throwsTyped(bad({ vocab_size: 2 ** 40, hidden_size: 2 ** 20, head_dim: 16 }), ConfigError, /vocab_size x hidden_size: expected a product below 2\^53/);
+  throwsTyped(bad({ model_type: "mistral", sliding_window: 0 }), ConfigError, /sliding_window: expected null or a positive integer, got 0/);
+});
+
+// ---- GGUF ----
+
+const TINY_GGUF_META: GgufMetadataEntry[] = [
+  ["general.architecture", "STRING", "llama"],
+  ["llama.block_count", "UINT32", 2],
+  ["llama.context_length", "UINT32", 128],
+  ["llama.embedding_length", "UINT32", 64],
+  ["llama.feed_forward_length", "UINT32", 160],
+  ["llama.attention.head_count", "UINT32", 4],
+  ["llama.attention.head_count_kv", "UINT32", 2],
+  ["llama.rope.freq_base", "FLOAT32", 10000],
+  ["llama.attention.layer_norm_rms_epsilon", "FLOAT32", 1e-5],
+  ["llama.vocab_size", "UINT32", 256],
+  ["llama.rope.dimension_count", "UINT32", 16],
+];
+const TINY_CONFIG: Config = {
+  architecture: "llama", hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, ffnSize: 160, vocabSize: 256,
+  ropeTheta: 10000, ropeScaling: null, rmsEps: Math.fround(1e-5), tiedEmbeddings: true, contextLength: 128,
+};
+
+function gguf(change: Record<string, [GgufMetadataEntry[1], GgufMetadataEntry[2]] | null> = {}, tensors: GgufWriteTensor[] = []) {
+  const metadata: GgufMetadataEntry[] = TINY_GGUF_META.filter(([key]) => !(key in change)).concat(
+    Object.entries(change).filter((e): e is [string, [GgufMetadataEntry[1], GgufMetadataEntry[2]]] => e[1] !== null).map(([key, [type, value]]) => [key, type, value]),
+  );
+  return readGguf(writeGguf({ metadata, tensors }), "t.gguf");
+}
+const matrix = (name: string, rows: number, cols: number): GgufWriteTensor => ({ name, dtype: "F16", shape: [rows, cols], data: new Uint8Array(rows * cols * 2) });
+
+test("GGUF: llama.* keys resolve to the Config; tied means no output.weight", () => {
+  const config = configFromGguf(gguf());
+  assert.equal(config, TINY_CONFIG);
+  assert.ok(Object.isFrozen(config));
+  assert.is(configFromGguf(gguf({}, [matrix("output.weight", 256, 64)])).tiedEmbeddings, false);
+  assert.is(configFromGguf(gguf({ "llama.vocab_size": null }, [matrix("token_embd.weight", 300, 64)])).vocabSize, 300);
+  assert.is(configFromGguf(gguf({ "llama.rope.freq_base": null })).ropeTheta, 10000);
+  assert.is(configFromGguf(gguf({ "llama.attention.head_count_kv": null })).numKvHeads, 4);
+  assert.is(configFromGguf(gguf({ "llama.rope.dimension_count": null })).headDim, 16);
+  assert.is(configFromGguf(gguf({ "llama.block_count": ["UINT64", 2n] })).numLayers, 2);
+  assert.is(configFromGguf(gguf({ "llama.attention.layer_norm_rms_epsilon": ["FLOAT64", 1e-6] })).rmsEps, 1e-6);
+  const wideHeads = configFromGguf(gguf({ "llama.attention.key_length": ["UINT32", 32], "llama.attention.value_length": ["UINT32", 32], "llama.rope.dimension_count": ["UINT32", 32] }));
+  assert.is(wideHeads.headDim, 32);
+  assert.equal(configFromGguf(gguf({ "llama.rope.scaling.type": ["STRING", "linear"], "llama.rope.scaling.factor": ["FLOAT32", 4] })).ropeScaling, { type: "linear", factor: 4 });
+  assert.is(configFromGguf(gguf({ "llama.rope.scaling.type": ["STRING", "none"], "llama.rope.scaling.factor": ["FLOAT32", 1] })).ropeScaling, null);
+});
+
+test("GGUF errors: types, ranges, architecture, contradictions", () => {
+  const bad = (change: Parameters<typeof gguf>[0], tensors?: GgufWriteTensor[]) => () => configFromGguf(gguf(change, tensors));
+  throwsTyped(bad({ "general.architecture": ["STRING", "gpt2"] }), UnsupportedError, /t\.gguf: general\.architecture: expected "llama", got "gpt2"/);
+  throwsTyped(bad({ "general.architecture": null }), ConfigError, /general\.architecture: expected a STRING, got nothing \(missing\)/);
+  throwsTyped(bad({ "general.architecture": ["UINT32", 1] }), ConfigError, /general\.architecture: expected a STRING, got a UINT32 value 1/);
+  throwsTyped(bad({ "llama.block_count": ["STRING", "2"] }), ConfigError, /llama\.block_count: expected an integer, got a STRING value "2"/);
+  throwsTyped(bad({ "llama.block_count": ["FLOAT32", 2] }), ConfigError, /llama\.block_count: expected an integer, got a FLOAT32/);
+  throwsTyped(bad({ "llama.block_count": ["UINT32", 0] }), ConfigError, /llama\.block_count: expected a positive integer, got 0/);
+  throwsTyped(bad({ "llama.block_count": ["INT32", -2] }), ConfigError, /llama\.block_count: expected a positive integer, got -2/);
+  throwsTyped(bad({ "llama.context_length": ["UINT64", 2n ** 60n] }), ConfigError, /llama\.context_length: expected a positive integer, got 1152921504606846976n/);
+  throwsTyped(bad({ "llama.embedding_length": null }), ConfigError, /llama\.embedding_length: expected an integer, got nothing/);
+  throwsTyped(bad({ "llama.attention.layer_norm_rms_epsilon": ["UINT32", 1] }), ConfigError, /layer_norm_rms_epsilon: expected a FLOAT32 or FLOAT64/);
+  throwsTyped(bad({ "llama.attention.layer_norm_rms_epsilon": ["FLOAT32", -1] }), ConfigError, /layer_norm_rms_epsilon: expected a positive finite number/);
+  throwsTyped(bad({ "llama.rope.freq_base": ["FLOAT32", Infinity] }), ConfigError, /freq_base/);
+  throwsTyped(bad({ "llama.rope.dimension_count": ["UINT32", 8] }), UnsupportedError, /llama\.rope\.dimension_count: expected the head dimension 16/);
+  throwsTyped(bad({ "llama.attention.head_count_kv": ["UINT32", 3] }), ConfigError, /llama\.attention\.head_count_kv: expected a divisor of the 4 query heads, got 3/);
+  throwsTyped(bad({ "llama.attention.head_count": ["UINT32", 3] }), ConfigError, /embedding_length divisible by head_count/);
+  throwsTyped(bad({ "llama.attention.key_length": ["UINT32", 16], "llama.attention.value_length": ["UINT32", 8] }), UnsupportedError, /value_length/);
+  throwsTyped(bad({ "llama.attention.key_length": ["UINT32", 15], "llama.rope.dimension_count": null }), ConfigError, /llama\.attention\.key_length: expected an even number/);
+  throwsTyped(bad({ "llama.expert_count": ["UINT32", 8] }), UnsupportedError, /expert_count: expected 0 \(a dense model\)/);
+  throwsTyped(bad({}, [matrix("token_embd.weight", 300, 64)]), ConfigError, /llama\.vocab_size: expected the token_embd\.weight row count 300, got 256/);
+  throwsTyped(bad({ "llama.vocab_size": null }), ConfigError, /llama\.vocab_size: expected the key, or a 2-D token_embd\.weight/);
+  throwsTyped(bad({ "llama.rope.scaling.type": ["STRING", "yarn"], "llama.rope.scaling.factor": ["FLOAT32", 4] }), UnsupportedError, /rope\.scaling\.type: expected "none" or "linear", got "yarn"/);
+  throwsTyped(bad({ "llama.rope.scaling.type": ["STRING", "linear"] }), ConfigError, /rope\.scaling\.factor/);
+  throwsTyped(bad({ "llama.rope.scaling.factor": ["FLOAT32", 2] }), ConfigError, /rope\.scaling\.factor: expected 1 or absent/);
+  throwsTyped(bad({ "llama.rope.scaling.original_context_length": ["STRING", "x"] }), ConfigError, /original_context_length/);
+  throwsTyped(bad({}, [{ name: "rope_freqs.weight", dtype: "F32", shape: [8], data: new Uint8Array(32) }]), UnsupportedError, /rope_freqs\.weight/);
+});
+
+test("GGUF and HF sources agree on the real SmolLM2 model", () => {
+  if (!existsSync(REAL_MODEL)) {
+    console.log(`  skip: real model config test: ${REAL_MODEL} is absent`);
+    return;
+  }
+  const buffer = readFileSync(REAL_MODEL);
+  const fromGguf = configFromGguf(readGguf(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), REAL_MODEL));
+  // The GGUF stores eps as FLOAT32; everything else is exact.
+  assert.equal(fromGguf, { ...SMOLLM2_CONFIG, rmsEps: Math.fround(1e-5) });
+});
+
+test("transformers resolves the same configs the same way", () => {
+  const oracle = findOracle();
+  if ("missing" in oracle) {
+    console.log(`  skip: transformers config cross-check: missing ${oracle.missing}`);
+    return;
+  }
+  const cases: Record<string, unknown>[] = [
+    SMOLLM2_HF,
+    MINIMAL_HF,
+    { ...MINIMAL_HF, num_key_value_heads: 2, head_dim: 32, rope_theta: 5e5, tie_word_embeddings: true, rms_norm_eps: 1e-5 },
+    { ...MINIMAL_HF, rope_scaling: { type: "linear", factor: 2 } },
+    { ...MINIMAL_HF, max_position_embeddings: 131072, rope_theta: 500000, rope_scaling: { factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192, rope_type: "llama3" } },
+    { ...MINIMAL_HF, max_position_embeddings: 4096, rope_scaling: { factor: 8, low_freq_factor: 1, high_freq_factor: 4, rope_type: "llama3" } },
+    { ...MINIMAL_HF, rope_parameters: { rope_theta: 100000, rope_type: "default" } },
+    { ...MINIMAL_HF, rope_scaling: { rope_type: "linear", factor: 2 }, rope_parameters: { rope_type: "linear", factor: 9, rope_theta: 7 } },
+    { ...MINIMAL_HF, model_type: "mistral", hidden_size: 128, num_attention_heads: 8 },
+    { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 32768, sliding_window: 4096 },
+    { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 32768, sliding_window: null },
+  ];
+  const script = `
+import json, sys
+from transformers import AutoConfig
+out = []
+for raw in json.loads(sys.stdin.read()):
+    d = dict(raw)
+    c = AutoConfig.for_model(d.pop("model_type"), **d)
+    rp = dict(c.rope_parameters or {})
+    out.append({k: getattr(c, k, None) for k in ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size", "vocab_size", "rms_norm_eps", "tie_word_embeddings", "max_position_embeddings", "sliding_window"]} | {"rope": rp})
+print(json.dumps(out))
+`;
+  const run = spawnSync(oracle.python, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1", TRANSFORMERS_VERBOSITY: "error" } });
+  assert.is(run.status, 0, run.stderr);
+  const resolved = JSON.parse(run.stdout) as Record<string, any>[];
+  cases.forEach((json, i) => {
+    const t = resolved[i]!;
+    const rope = t.rope as Record<string, number | string>;
+    const scaling = rope.rope_type === "default" ? null
+      : rope.rope_type === "linear" ? { type: "linear", factor: rope.factor }
+      : { type: "llama3", factor: rope.factor, lowFreqFactor: rope.low_freq_factor, highFreqFactor: rope.high_freq_factor, originalContextLength: rope.original_max_position_embeddings };
+    const expected: Config = {
+      architecture: "llama", hiddenSize: t.hidden_size, numLayers: t.num_hidden_layers, numHeads: t.num_attention_heads,
+      numKvHeads: t.num_key_value_heads, headDim: t.head_dim, ffnSize: t.intermediate_size, vocabSize: t.vocab_size,
+      ropeTheta: rope.rope_theta as number, ropeScaling: scaling as Config["ropeScaling"], rmsEps: t.rms_norm_eps,
+      tiedEmbeddings: t.tie_word_embeddings,
+      contextLength: t.sliding_window == null ? t.max_position_embeddings : Math.min(t.max_position_embeddings, t.sliding_window),
+    };
+    assert.equal(configFromHf(json), expected, `case ${i}: ${JSON.stringify(json)}`);
+  });
+});
+
+test.run();
