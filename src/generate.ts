@@ -1,0 +1,201 @@
+// The generation loop: prompt ids -> prefill -> (skip controller -> decode -> sampler -> text) per token.
+// It streams text pieces as they complete and ends on EOS, a stop string, the token limit, the end of the
+// context, or an AbortSignal. The model stays usable after any of these.
+
+import { InputError, show } from "./errors.js";
+import type { Transformer } from "./model/transformer.js";
+import { createSampler, type SamplingOptionsInput, validateSamplingOptions } from "./sample/sampler.js";
+import { createStopMatcher } from "./sample/stop.js";
+import type { SkipController, SkipStats, TokenTrace } from "./skip/controller.js";
+import type { Tokenizer } from "./text/tokenizer.js";
+
+export interface GenerateOptions extends SamplingOptionsInput {
+  /** Most tokens to generate (default 256); generation also ends at the end of the context. */
+  readonly maxTokens?: number;
+  /** Strings that end generation; the text before the first one is kept. */
+  readonly stop?: readonly string[];
+  /** Stop on the model's end-of-sequence / end-of-turn tokens (default true). */
+  readonly stopOnEos?: boolean;
+  /** Stops generation; the result's finishReason is "abort". */
+  readonly signal?: AbortSignal;
+}
+
+export interface GeneratedPiece {
+  /** Newly completed text (may be "" when a token ends mid-character or is held back by a stop string). */
+  readonly text: string;
+  /** The token ids this piece came from. */
+  readonly tokens: readonly number[];
+}
+
+export type FinishReason = "eos" | "stop" | "length" | "context" | "abort";
+
+export interface GenerationStats {
+  readonly promptTokens: number;
+  /** Prompt tokens whose KV cache rows were reused from the previous call (not recomputed). */
+  readonly cachedPromptTokens: number;
+  readonly generatedTokens: number;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  /** Prompt tokens computed per second of prefill. */
+  readonly prefillTokensPerSecond: number;
+  /** Generated tokens per second of decoding. */
+  readonly decodeTokensPerSecond: number;
+  /** FFN skipping over the generated tokens (all zeros when skipping is off). */
+  readonly skip: SkipStats;
+}
+
+export interface GenerationResult {
+  readonly text: string;
+  readonly tokens: readonly number[];
+  readonly finishReason: FinishReason;
+  readonly stats: GenerationStats;
+  /** Per generated token and layer: FFN ran or skipped, and the similarity measured. */
+  readonly trace: readonly TokenTrace[];
+}
+
+/** What the loop needs from the model; the KV cache prefix bookkeeping lives with the model. */
+export interface GenerationContext {
+  readonly transformer: Transformer;
+  readonly tokenizer: Tokenizer;
+  readonly controller: SkipController;
+  /** Prefills `ids` (reusing any cached prefix) and returns the last position's logits and how many were reused. */
+  prefill(ids: readonly number[]): { logits: Float32Array; reused: number };
+  /** Marks cache rows from `position` on as no longer matching a prefill (decode wrote them). */
+  invalidateFrom(position: number): void;
+}
+
+const DEFAULT_MAX_TOKENS = 256;
+
+export function validateGenerateOptions(options: GenerateOptions): void {
+  const file = "generate options";
+  if (options.maxTokens !== undefined && (!Number.isSafeInteger(options.maxTokens) || options.maxTokens < 1)) {
+    throw new InputError({ file, field: "maxTokens", expected: "an integer >= 1", actual: show(options.maxTokens) });
+  }
+  if (options.stop !== undefined && !Array.isArray(options.stop)) throw new InputError({ file, field: "stop", expected: "an array of strings", actual: show(options.stop) });
+  if (options.signal !== undefined && !(typeof options.signal === "object" && options.signal !== null && "aborted" in options.signal)) {
+    throw new InputError({ file, field: "signal", expected: "an AbortSignal", actual: show(options.signal) });
+  }
+  validateSamplingOptions(pickSampling(options));
+}
+
+function pickSampling(options: GenerateOptions): SamplingOptionsInput {
+  const { temperature, topK, topP, minP, repetitionPenalty, repetitionWindow, seed } = options;
+  const picked: Record<string, unknown> = { temperature, topK, topP, minP, repetitionPenalty, repetitionWindow, seed };
+  for (const key of Object.keys(picked)) if (picked[key] === undefined) delete picked[key];
+  return picked as SamplingOptionsInput;
+}
+
+/**
+ * Generates from prompt ids, yielding text pieces as they complete; returns the full result. Runs synchronously
+ * between yields, giving the event loop a turn every few milliseconds so that aborts and I/O get through.
+ */
+export async function* generateTokens(ctx: GenerationContext, promptIds: readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, GenerationResult> {
+  validateGenerateOptions(options);
+  const { transformer, tokenizer, controller } = ctx;
+  const maxContext = transformer.state.maxContext;
+  if (promptIds.length >= maxContext) {
+    throw new InputError({ file: "generate", field: "prompt", expected: `fewer than ${maxContext} tokens (the context this model was loaded with)`, actual: `${promptIds.length} tokens` });
+  }
+  const sampler = createSampler(pickSampling(options));
+  const stopMatcher = createStopMatcher(options.stop ?? []);
+  const decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+  const eos = new Set(options.stopOnEos === false ? [] : tokenizer.eosTokenIds);
+  const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
+
+  const context = [...promptIds];
+  const generated: number[] = [];
+  let text = "";
+  let finishReason: FinishReason = "length";
+  controller.reset();
+
+  const prefillStart = now();
+  const { logits: promptLogits, reused } = ctx.prefill(promptIds);
+  const prefillMs = now() - prefillStart;
+  let logits = promptLogits;
+  let decodeMs = 0;
+  let lastYield = now();
+
+  while (true) {
+    if (options.signal?.aborted) {
+      finishReason = "abort";
+      break;
+    }
+    const next = sampler.sample(logits, context);
+    if (eos.has(next)) {
+      finishReason = "eos";
+      break;
+    }
+    generated.push(next);
+    context.push(next);
+    const { emit, stopped } = stopMatcher.push(decoder.push(next));
+    text += emit;
+    if (emit !== "" || stopped) yield { text: emit, tokens: [next] };
+    if (stopped) {
+      finishReason = "stop";
+      break;
+    }
+    if (generated.length >= maxTokens) break;
+    if (context.length >= maxContext) {
+      finishReason = "context";
+      break;
+    }
+    const position = context.length - 1;
+    ctx.invalidateFrom(position);
+    const stepStart = now();
+    controller.beginToken();
+    logits = transformer.decode(next, position, controller);
+    controller.endToken();
+    decodeMs += now() - stepStart;
+    if (now() - lastYield > 8) {
+      await macrotask();
+      lastYield = now();
+    }
+  }
+  if (finishReason !== "stop") {
+    const rest = stopMatcher.push(decoder.flush());
+    const tail = rest.emit + (rest.stopped ? "" : stopMatcher.flush());
+    if (rest.stopped) finishReason = "stop";
+    if (tail !== "") {
+      text += tail;
+      yield { text: tail, tokens: [] };
+    }
+  }
+  // Decode steps = generated tokens that were fed back (the last sampled token is never run through the model).
+  const decodeSteps = controller.stats().tokens;
+  return {
+    text,
+    tokens: generated,
+    finishReason,
+    trace: controller.trace,
+    stats: {
+      promptTokens: promptIds.length,
+      cachedPromptTokens: reused,
+      generatedTokens: generated.length,
+      prefillMs,
+      decodeMs,
+      prefillTokensPerSecond: prefillMs > 0 ? ((promptIds.length - reused) * 1000) / prefillMs : 0,
+      decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
+      skip: controller.stats(),
+    },
+  };
+}
+
+function now(): number {
+  return performance.now();
+}
+
+/** Yields to the event loop (a macrotask, so timers and abort events run), on every JS runtime. */
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof MessageChannel === "function") {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(null);
+    } else {
+      setTimeout(resolve, 0);
+    }
+  });
+}
