@@ -12,6 +12,9 @@ interface Command {
 const COMMANDS: Readonly<Record<string, Command>> = {
   pull: { summary: "download a model (smollm2) into weights/", run: async (a) => (await import("./pull.js")).pull(a) },
   convert: { summary: "GGUF -> Hugging Face folder (config.json + model.safetensors + tokenizer)", run: async (a) => (await import("./convert.js")).convert(a) },
+  generate: { summary: "stream a reply to --prompt (add --chat for the chat template)", run: async (a) => (await import("./generate.js")).generate(a) },
+  chat: { summary: "interactive chat with history", run: async (a) => (await import("./chat.js")).chat(a) },
+  demo: { summary: "pull SmolLM2 if needed and answer one question (npm start)", run: async (a) => (await import("./generate.js")).demo(a) },
   logits: { summary: "logits for token ids (--json)", run: async (a) => (await import("./token-ids.js")).logits(a) },
   greedy: { summary: "greedy continuation of token ids (--json)", run: async (a) => (await import("./token-ids.js")).greedy(a) },
 };

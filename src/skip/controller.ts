@@ -65,7 +65,7 @@ export class SkipController implements FfnGate {
   beginToken(): void {
     this.tokenIndex++;
     const p = this.policy;
-    this.inWarmup = p.kind === "off" || this.tokenIndex < p.warmup;
+    this.inWarmup = p.kind !== "off" && this.tokenIndex < p.warmup;
     if (this.inWarmup) this.warmupTokens++;
     this.skipRemaining = 0;
     this.skippedLayers = new Set();

@@ -1,0 +1,74 @@
+// ffnskip generate: stream a reply to stdout, a one-line summary to stderr (or one JSON object with --json).
+// ffnskip demo: pull the default model if needed and answer one question (what `npm start` runs).
+import { writeFileSync } from "node:fs";
+import { InputError } from "../errors.js";
+import type { GenerationResult } from "../generate.js";
+import type { LanguageModel, ModelGenerateOptions } from "../language-model.js";
+import { DEFAULT_MODEL_PATH, pullModel } from "../node/pull.js";
+import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
+import { MODEL_FLAGS, openModel, SAMPLING_FLAGS, samplingOptions } from "./model-flags.js";
+import { renderTrace, traceJson } from "./trace.js";
+
+const FLAGS = {
+  help: { type: "boolean", help: "show this help" },
+  ...MODEL_FLAGS,
+  prompt: { type: "string", help: "the prompt text" },
+  chat: { type: "boolean", help: "wrap the prompt as a user message with the chat template" },
+  ...SAMPLING_FLAGS,
+  json: { type: "boolean", help: "print one JSON object instead of streaming" },
+  trace: { type: "boolean", help: "print the per-token x layer FFN-skip map after the reply" },
+  "trace-json": { type: "string", help: "write the FFN-skip trace as JSON to this file" },
+} as const satisfies FlagSpecs;
+
+export function summaryLine(result: GenerationResult): string {
+  const s = result.stats;
+  const skip = s.skip.tokens > 0 ? `, FFN skipped ${(100 * s.skip.ratio).toFixed(1)}% (${(100 * s.skip.ratioAfterWarmup).toFixed(1)}% after warm-up)` : "";
+  return `[${s.promptTokens} prompt tokens${s.cachedPromptTokens > 0 ? ` (${s.cachedPromptTokens} cached)` : ""}, ${s.generatedTokens} generated, prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s${skip}; finish: ${result.finishReason}]`;
+}
+
+async function streamReply(model: LanguageModel, prompt: string, options: ModelGenerateOptions, json: boolean): Promise<{ result: GenerationResult; pieces: string[] }> {
+  const stream = model.generate(prompt, options);
+  const pieces: string[] = [];
+  for await (const piece of stream) {
+    if (piece.tokens.length > 0) pieces.push(model.decode(piece.tokens));
+    if (!json) process.stdout.write(piece.text);
+  }
+  return { result: await stream.result, pieces };
+}
+
+export async function generate(argv: string[]): Promise<void> {
+  const { flags } = parseArgs(argv, FLAGS, "generate");
+  if (flags.help) {
+    process.stdout.write(`usage: ffnskip generate --prompt TEXT [--chat] [options]\n${describeFlags(FLAGS)}\n`);
+    return;
+  }
+  if (flags.prompt === undefined) throw new InputError({ file: "ffnskip generate", field: "--prompt", expected: "the prompt text", actual: "nothing" });
+  const model = await openModel(flags);
+  const abort = new AbortController();
+  process.once("SIGINT", () => abort.abort());
+  const { result, pieces } = await streamReply(model, flags.prompt, { ...samplingOptions(flags), chat: flags.chat === true, signal: abort.signal }, flags.json === true);
+  if (flags["trace-json"] !== undefined) writeFileSync(flags["trace-json"], `${JSON.stringify(traceJson(result.trace, pieces))}\n`);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ text: result.text, tokens: result.tokens, finishReason: result.finishReason, stats: result.stats })}\n`);
+  } else {
+    process.stdout.write("\n");
+    if (flags.trace) process.stderr.write(renderTrace(result.trace, pieces, process.stderr.isTTY === true));
+    process.stderr.write(`${summaryLine(result)}\n`);
+  }
+}
+
+const DEMO_QUESTION = "What is the capital of France?";
+
+export async function demo(argv: string[]): Promise<void> {
+  const { flags } = parseArgs(argv, { help: { type: "boolean", help: "show this help" }, skip: MODEL_FLAGS.skip } as const, "demo");
+  if (flags.help) {
+    process.stdout.write("usage: ffnskip demo   (pulls SmolLM2 if missing, then answers one question)\n");
+    return;
+  }
+  await pullModel("smollm2", undefined, (line) => process.stderr.write(`${line}\n`));
+  const model = await openModel({ model: DEFAULT_MODEL_PATH, skip: flags.skip });
+  process.stdout.write(`> ${DEMO_QUESTION}\n`);
+  const { result } = await streamReply(model, DEMO_QUESTION, { chat: true, maxTokens: 64 }, false);
+  process.stdout.write("\n");
+  process.stderr.write(`${summaryLine(result)}\n`);
+}

@@ -1,0 +1,58 @@
+// Flags shared by the commands that load a model and generate: model path, context, sampling, skipping.
+import { readFileSync } from "node:fs";
+import { InputError } from "../errors.js";
+import type { LanguageModel, SkipSetting } from "../language-model.js";
+import { loadModelFromPath } from "../node.js";
+import { DEFAULT_MODEL_PATH } from "../node/pull.js";
+import { parseSkipProfile } from "../skip/profile.js";
+import type { GenerateOptions } from "../generate.js";
+import type { FlagSpecs } from "./args.js";
+import { progressBar } from "./progress.js";
+
+export const MODEL_FLAGS = {
+  model: { type: "string", help: "GGUF file or HF folder (default: the pulled SmolLM2)" },
+  "max-context": { type: "int", min: 1, help: "KV cache positions (default: model context, at most 2048)" },
+  skip: { type: "string", help: "FFN skipping: off (default), on (shipped profile), or a profile.json" },
+} as const satisfies FlagSpecs;
+
+export const SAMPLING_FLAGS = {
+  "max-tokens": { type: "int", min: 1, help: "most tokens to generate (default 256)" },
+  temperature: { type: "number", help: "0 = greedy (default)" },
+  "top-k": { type: "int", help: "keep the k most likely tokens (0 = off)" },
+  "top-p": { type: "number", help: "nucleus mass in (0, 1] (1 = off)" },
+  "min-p": { type: "number", help: "minimum probability relative to the top token (0 = off)" },
+  "repetition-penalty": { type: "number", help: "HF repetition penalty (1 = off)" },
+  seed: { type: "int", help: "PRNG seed (default 0)" },
+  stop: { type: "list", help: "comma-separated stop strings" },
+} as const satisfies FlagSpecs;
+
+export function skipSetting(value: string | undefined): SkipSetting {
+  if (value === undefined || value === "off") return "off";
+  if (value === "on") return "on";
+  let text: string;
+  try {
+    text = readFileSync(value, "utf8");
+  } catch {
+    throw new InputError({ file: "--skip", field: value, expected: "off, on, or a readable profile.json", actual: "no such file" });
+  }
+  return parseSkipProfile(text, value);
+}
+
+export async function openModel(flags: { model?: string; "max-context"?: number; skip?: string }): Promise<LanguageModel> {
+  const path = flags.model ?? DEFAULT_MODEL_PATH;
+  const bar = progressBar(`loading ${path.split("/").pop()}`);
+  try {
+    return await loadModelFromPath(path, { maxContext: flags["max-context"], skip: skipSetting(flags.skip), onProgress: (f, stage) => bar.update(f, stage) });
+  } finally {
+    bar.done();
+  }
+}
+
+export function samplingOptions(flags: { [K in keyof typeof SAMPLING_FLAGS]?: unknown }): GenerateOptions {
+  const options: Record<string, unknown> = {
+    maxTokens: flags["max-tokens"], temperature: flags.temperature, topK: flags["top-k"], topP: flags["top-p"], minP: flags["min-p"],
+    repetitionPenalty: flags["repetition-penalty"], seed: flags.seed, stop: flags.stop,
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  return options as GenerateOptions;
+}
