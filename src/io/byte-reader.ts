@@ -4,7 +4,8 @@
 
 import { FormatError } from "../errors.js";
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a U+FEFF at the start of a GGUF string is content (e.g. a SentencePiece token), not a byte-order mark.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class ByteReader {
   private readonly view: DataView;

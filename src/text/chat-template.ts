@@ -1,0 +1,242 @@
+// Chat templates: a model's Jinja template (from GGUF metadata or tokenizer_config.json) rendered with
+// @huggingface/jinja the way transformers' apply_chat_template renders it (trim_blocks, lstrip_blocks, the globals
+// raise_exception / strftime_now / range, special token texts as bos_token, eos_token, ...; tools and documents
+// are none). The interpreter only evaluates the template's own expressions over the data we pass: no attribute
+// access reaches JavaScript objects or functions beyond the globals below.
+
+import { Environment, Interpreter, parse, tokenize } from "@huggingface/jinja";
+import { ConfigError, FfnskipError, FormatError, InputError, UnsupportedError, show } from "../errors.js";
+import type { GgufFile } from "../io/gguf.js";
+
+export interface ChatMessage {
+  readonly role: string;
+  readonly content: string;
+}
+
+export interface ChatRenderOptions {
+  /** End with the header that opens the assistant's turn. Default false, as in transformers. */
+  readonly addGenerationPrompt?: boolean;
+}
+
+/** Texts of the special tokens a template may print (bos_token, eos_token, pad_token, unk_token). */
+export interface ChatSpecialTokens {
+  readonly bos?: string;
+  readonly eos?: string;
+  readonly pad?: string;
+  readonly unk?: string;
+}
+
+export interface ChatTemplate {
+  /** The Jinja source being rendered. */
+  readonly template: string;
+  /** True when the model had no template and CHATML_TEMPLATE stands in. */
+  readonly isFallback: boolean;
+  render(messages: readonly ChatMessage[], options?: ChatRenderOptions): string;
+}
+
+/**
+ * Used only when a model ships no chat template: ChatML (<|im_start|>role\ncontent<|im_end|>\n), the format of
+ * transformers' former default template and of SmolLM2 and Qwen. A model not trained on it will still run, but its
+ * replies may be poor; isFallback tells callers so.
+ */
+export const CHATML_TEMPLATE =
+  "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}" +
+  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+/** Raised by the template's raise_exception(); carries the template's own message. */
+class TemplateRejection {
+  constructor(readonly message: string) {}
+}
+
+/** Compiles a chat template; `source` names it in errors. */
+export function createChatTemplate(template: string, specialTokens: ChatSpecialTokens = {}, source = "chat_template"): ChatTemplate {
+  return compile(template, specialTokens, source, false);
+}
+
+/** The chat template stored in a GGUF file (tokenizer.chat_template), or the ChatML fallback. */
+export function chatTemplateFromGguf(gguf: GgufFile): ChatTemplate {
+  const template = gguf.metadata.get("tokenizer.chat_template");
+  if (template !== undefined && typeof template !== "string") {
+    throw new FormatError({ file: gguf.file, field: "tokenizer.chat_template", expected: "a string", actual: show(template) });
+  }
+  const tokens = gguf.metadata.get("tokenizer.ggml.tokens");
+  const tokenText = (key: string): string | undefined => {
+    const id = gguf.metadata.get(key);
+    if (id === undefined) return undefined;
+    const text = Array.isArray(tokens) && typeof id === "number" ? tokens[id] : undefined;
+    if (typeof text !== "string") {
+      throw new FormatError({ file: gguf.file, field: key, expected: "the id of a token in tokenizer.ggml.tokens", actual: show(id) });
+    }
+    return text;
+  };
+  const specialTokens: ChatSpecialTokens = {
+    bos: tokenText("tokenizer.ggml.bos_token_id"),
+    eos: tokenText("tokenizer.ggml.eos_token_id"),
+    pad: tokenText("tokenizer.ggml.padding_token_id"),
+    unk: tokenText("tokenizer.ggml.unknown_token_id"),
+  };
+  if (template === undefined || template.trim() === "") return compile(CHATML_TEMPLATE, specialTokens, gguf.file, true);
+  return compile(template, specialTokens, `${gguf.file}: tokenizer.chat_template`, false);
+}
+
+/**
+ * The chat template of a Hugging Face model folder: a separate chat_template.jinja when given (it takes precedence,
+ * as in transformers), else tokenizer_config.json's chat_template (a string, or a list of named templates of which
+ * "default" is used), else the ChatML fallback. Special token texts come from tokenizer_config.json.
+ */
+export function chatTemplateFromHf(tokenizerConfig: string | object, chatTemplateJinja?: string): ChatTemplate {
+  const file = "tokenizer_config.json";
+  let config: unknown = tokenizerConfig;
+  if (typeof tokenizerConfig === "string") {
+    try {
+      config = JSON.parse(tokenizerConfig);
+    } catch (error) {
+      throw new FormatError({ file, expected: "JSON text", actual: "unparseable text", detail: (error as Error).message });
+    }
+  }
+  if (!isRecord(config)) throw new FormatError({ file, expected: "a JSON object", actual: show(config) });
+  const tokenText = (name: string): string | undefined => {
+    const value = config[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "string") return value;
+    if (isRecord(value) && typeof value["content"] === "string") return value["content"];
+    throw new ConfigError({ file, field: name, expected: "a token text or { content: string }", actual: show(value) });
+  };
+  const specialTokens: ChatSpecialTokens = {
+    bos: tokenText("bos_token"), eos: tokenText("eos_token"), pad: tokenText("pad_token"), unk: tokenText("unk_token"),
+  };
+  if (chatTemplateJinja !== undefined) return compile(chatTemplateJinja, specialTokens, "chat_template.jinja", false);
+
+  const stored = config["chat_template"];
+  if (stored === undefined || stored === null) return compile(CHATML_TEMPLATE, specialTokens, file, true);
+  if (typeof stored === "string") return compile(stored, specialTokens, `${file}: chat_template`, false);
+  if (Array.isArray(stored)) {
+    const named = stored.find((entry) => isRecord(entry) && entry["name"] === "default");
+    if (!isRecord(named) || typeof named["template"] !== "string") {
+      throw new ConfigError({
+        file, field: "chat_template", expected: 'a string, or a list of { name, template } with one named "default"',
+        actual: `templates named ${stored.map((entry) => (isRecord(entry) ? show(entry["name"]) : show(entry))).join(", ")}`,
+      });
+    }
+    return compile(named["template"], specialTokens, `${file}: chat_template (default)`, false);
+  }
+  throw new FormatError({ file, field: "chat_template", expected: "a string or a list of named templates", actual: show(stored) });
+}
+
+function compile(template: string, specialTokens: ChatSpecialTokens, source: string, isFallback: boolean): ChatTemplate {
+  if (typeof template !== "string") throw new InputError({ file: source, field: "template", expected: "a string", actual: show(template) });
+  let program: ReturnType<typeof parse>;
+  try {
+    program = parse(tokenize(template, { lstrip_blocks: true, trim_blocks: true }));
+  } catch (error) {
+    throw new FormatError({ file: source, field: "chat_template", expected: "a Jinja template", actual: "a syntax error", detail: (error as Error).message });
+  }
+  const tokenVariables: Record<string, string> = {};
+  for (const [name, text] of Object.entries(specialTokens)) {
+    if (text !== undefined) tokenVariables[`${name}_token`] = text;
+  }
+
+  return Object.freeze({
+    template,
+    isFallback,
+    render(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
+      const plainMessages = validateMessages(messages);
+      const env = new Environment();
+      const globals: Record<string, unknown> = {
+        false: false, true: true, none: null, False: false, True: true, None: null,
+        raise_exception: (message: unknown): never => {
+          throw new TemplateRejection(String(message));
+        },
+        range,
+        strftime_now: strftimeNow,
+        ...tokenVariables,
+        messages: plainMessages,
+        tools: null,
+        documents: null,
+        add_generation_prompt: options.addGenerationPrompt ?? false,
+      };
+      for (const [name, value] of Object.entries(globals)) env.set(name, value);
+      try {
+        return new Interpreter(env).run(program).value as string;
+      } catch (error) {
+        if (error instanceof TemplateRejection) {
+          throw new InputError({
+            file: "chat messages", field: "messages", expected: `a conversation the chat template (${source}) accepts`, actual: error.message,
+          });
+        }
+        if (error instanceof FfnskipError) throw error;
+        throw new UnsupportedError({
+          file: source, field: "chat_template", expected: "a template @huggingface/jinja can render", actual: "a rendering error",
+          detail: (error as Error).message,
+        });
+      }
+    },
+  });
+}
+
+function validateMessages(messages: readonly ChatMessage[]): Record<string, unknown>[] {
+  const file = "chat messages";
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new InputError({ file, field: "messages", expected: "a non-empty array of { role, content }", actual: show(messages) });
+  }
+  return messages.map((message: unknown, i) => {
+    if (!isRecord(message)) throw new InputError({ file, field: `messages[${i}]`, expected: "an object { role, content }", actual: show(message) });
+    if (typeof message["role"] !== "string" || message["role"] === "") {
+      throw new InputError({ file, field: `messages[${i}].role`, expected: "a non-empty string", actual: show(message["role"]) });
+    }
+    if (typeof message["content"] !== "string") {
+      throw new InputError({ file, field: `messages[${i}].content`, expected: "a string", actual: show(message["content"]) });
+    }
+    for (const text of [message["role"], message["content"]]) {
+      if (/\p{Cs}/u.test(text)) {
+        throw new InputError({ file, field: `messages[${i}]`, expected: "well-formed UTF-16 (no unpaired surrogates)", actual: show(text) });
+      }
+    }
+    return { role: message["role"], content: message["content"] };
+  });
+}
+
+/** Jinja's range(): range(stop) or range(start, stop[, step]). */
+function range(start: number, stop?: number, step = 1): number[] {
+  if (stop === undefined) return range(0, start, step);
+  if (step === 0) throw new UnsupportedError({ file: "chat template", field: "range()", expected: "a non-zero step", actual: "0" });
+  const out: number[] = [];
+  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
+  return out;
+}
+
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/** transformers' strftime_now: the local time formatted like Python's strftime in the C locale. */
+function strftimeNow(format: unknown): string {
+  const now = new Date();
+  const pad = (n: number, width = 2): string => String(n).padStart(width, "0");
+  return String(format).replace(/%([%YmdbBHMSyaAjpIe])/g, (_, code: string) => {
+    switch (code) {
+      case "Y": return String(now.getFullYear());
+      case "y": return pad(now.getFullYear() % 100);
+      case "m": return pad(now.getMonth() + 1);
+      case "d": return pad(now.getDate());
+      case "e": return String(now.getDate()).padStart(2, " ");
+      case "b": return MONTHS[now.getMonth()]!.slice(0, 3);
+      case "B": return MONTHS[now.getMonth()]!;
+      case "a": return WEEKDAYS[now.getDay()]!.slice(0, 3);
+      case "A": return WEEKDAYS[now.getDay()]!;
+      case "H": return pad(now.getHours());
+      case "I": return pad(((now.getHours() + 11) % 12) + 1);
+      case "p": return now.getHours() < 12 ? "AM" : "PM";
+      case "M": return pad(now.getMinutes());
+      case "S": return pad(now.getSeconds());
+      case "j": {
+        const dayOfYear = Math.floor((Date.UTC(now.getFullYear(), now.getMonth(), now.getDate()) - Date.UTC(now.getFullYear(), 0, 1)) / 86_400_000) + 1;
+        return pad(dayOfYear, 3);
+      }
+      default: return "%";
+    }
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
