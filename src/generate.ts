@@ -18,6 +18,8 @@ export interface GenerateOptions extends SamplingOptionsInput {
   readonly stopOnEos?: boolean;
   /** Stops generation; the result's finishReason is "abort". */
   readonly signal?: AbortSignal;
+  /** Called after each decode step with that step's trace row (which FFNs ran, their similarity), e.g. for a live map. */
+  readonly onTrace?: (row: TokenTrace, step: number) => void;
 }
 
 export interface GeneratedPiece {
@@ -72,6 +74,7 @@ export function validateGenerateOptions(options: GenerateOptions): void {
     throw new InputError({ file, field: "maxTokens", expected: "an integer >= 1", actual: show(options.maxTokens) });
   }
   if (options.stop !== undefined && !Array.isArray(options.stop)) throw new InputError({ file, field: "stop", expected: "an array of strings", actual: show(options.stop) });
+  if (options.onTrace !== undefined && typeof options.onTrace !== "function") throw new InputError({ file, field: "onTrace", expected: "a function", actual: show(options.onTrace) });
   if (options.signal !== undefined && !(typeof options.signal === "object" && options.signal !== null && "aborted" in options.signal)) {
     throw new InputError({ file, field: "signal", expected: "an AbortSignal", actual: show(options.signal) });
   }
@@ -146,6 +149,8 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: readonl
     logits = transformer.decode(next, position, controller);
     controller.endToken();
     decodeMs += now() - stepStart;
+    const row = controller.trace[controller.trace.length - 1];
+    if (options.onTrace !== undefined && row !== undefined) options.onTrace(row, controller.trace.length - 1);
     if (now() - lastYield > 8) {
       await macrotask();
       lastYield = now();
