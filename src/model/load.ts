@@ -72,7 +72,8 @@ export async function createTransformer(config: Config, source: WeightSource, op
   if (options.kernels === "reference") {
     kernels = createReferenceKernels(memory);
   } else {
-    const variant = options.variant ?? pickVariant(false);
+    // A host-compiled module (Workers) is used as given; otherwise take the best build this engine runs correctly.
+    const variant = options.variant ?? (options.wasmModule !== undefined ? "simd" : await pickVariant(false));
     if (variant === null) {
       kernels = createReferenceKernels(memory);
     } else {

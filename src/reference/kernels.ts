@@ -5,7 +5,17 @@
 import type { DType } from "../io/dtype.js";
 import { DTYPES } from "../io/dtype.js";
 import type { Kernels, Ptr } from "../runtime/kernels.js";
-import { dequantize } from "./quant.js";
+import { TILE_BLOCK_BYTES, type TiledDType } from "../model/repack.js";
+import { dequantize, f16ToF32 } from "./quant.js";
+
+/** Element order of a block's i16 activation copy (kernels/qmatmul.ts): even then odd of 0..15, then of 16..31. */
+const DEINTERLEAVED = [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 16, 18, 20, 22, 24, 26, 28, 30, 17, 19, 21, 23, 25, 27, 29, 31];
+
+/** Round half to even, as f32x4.nearest does. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
 
 export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
   const f32 = (ptr: Ptr, n: number) => new Float32Array(memory.buffer, ptr, n);
@@ -33,7 +43,82 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     for (let t = 0; t < n; t++) matvec(dtype, out + t * rows * 4, w, x + t * cols * 4, rows, cols);
   }
 
+  const u16 = (ptr: Ptr) => new DataView(memory.buffer).getUint16(ptr, true);
+
+  /** Quants (as integers) and scales of row `within` (0..3) of a tile block at p. */
+  function tileRow(dtype: TiledDType, p: Ptr, within: number): { q: number[]; d: number; m: number } {
+    const mem = new Uint8Array(memory.buffer);
+    const q: number[] = [];
+    if (dtype === "Q8_0") {
+      for (let j = 0; j < 32; j++) q.push((mem[p + within * 32 + j]! << 24) >> 24);
+      return { q, d: f16ToF32(u16(p + 128 + 2 * within)), m: 0 };
+    }
+    for (let j = 0; j < 16; j++) q.push(mem[p + within * 16 + j]! & 15);
+    for (let j = 0; j < 16; j++) q.push(mem[p + within * 16 + j]! >> 4);
+    if (dtype === "Q4_0") return { q: q.map((v) => v - 8), d: f16ToF32(u16(p + 64 + 2 * within)), m: 0 };
+    return { q, d: f16ToF32(u16(p + 64 + 2 * within)), m: f16ToF32(u16(p + 72 + 2 * within)) };
+  }
+
+  function tiledMatmul(dtype: TiledDType, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void {
+    const blocks = cols / 32;
+    const xq = new Int8Array(memory.buffer, qx, n * 3 * cols); // per token: i8 natural order, then the i16 copy
+    const xd = f32(dx, n * blocks);
+    const xs = f32(px, n * blocks);
+    const o = f32(out, n * rows);
+    for (let tile = tile0; tile < tile1; tile++) {
+      for (let t = 0; t < n; t++) {
+        for (let r = 0; r < 4; r++) {
+          let sum = 0;
+          for (let b = 0; b < blocks; b++) {
+            const { q, d, m } = tileRow(dtype, w + (tile * blocks + b) * TILE_BLOCK_BYTES[dtype], r);
+            let isum = 0;
+            for (let j = 0; j < 32; j++) isum += q[j]! * xq[t * 3 * cols + b * 32 + j]!;
+            sum += d * xd[t * blocks + b]! * isum + m * xd[t * blocks + b]! * xs[t * blocks + b]!;
+          }
+          o[t * rows + tile * 4 + r] = sum;
+        }
+      }
+    }
+  }
+
+  function tiledDequantRow(dtype: TiledDType, out: Ptr, w: Ptr, row: number, cols: number): void {
+    const blocks = cols / 32;
+    const o = f32(out, cols);
+    for (let b = 0; b < blocks; b++) {
+      const { q, d, m } = tileRow(dtype, w + (Math.floor(row / 4) * blocks + b) * TILE_BLOCK_BYTES[dtype], row % 4);
+      for (let j = 0; j < 32; j++) o[b * 32 + j] = d * q[j]! + m;
+    }
+  }
+
   return {
+    quantize_q8(x, qx, dx, px, cols, n) {
+      const xs = f32(x, n * cols).slice();
+      const q8 = new Int8Array(memory.buffer, qx, n * 3 * cols);
+      const q16 = new DataView(memory.buffer, qx, n * 3 * cols);
+      const d = f32(dx, (n * cols) / 32);
+      const s = f32(px, (n * cols) / 32);
+      const blocks = cols / 32;
+      for (let t = 0; t < n; t++) {
+        for (let b = 0; b < blocks; b++) {
+          const base = t * cols + b * 32;
+          let amax = 0;
+          for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(xs[base + j]!));
+          const id = amax > 0 ? Math.fround(127 / amax) : 0;
+          const q = Array.from({ length: 32 }, (_, j) => roundHalfEven(Math.fround(xs[base + j]! * id)));
+          q.forEach((v, j) => (q8[t * 3 * cols + b * 32 + j] = v));
+          // The deinterleaved i16 copy: even elements of 0..15, odd of 0..15, even of 16..31, odd of 16..31.
+          DEINTERLEAVED.forEach((j, i) => q16.setInt16(t * 3 * cols + cols + b * 64 + 2 * i, q[j]!, true));
+          d[t * blocks + b] = amax / 127;
+          s[t * blocks + b] = q.reduce((a, v) => a + v, 0);
+        }
+      }
+    },
+    matmul_q4_1x4: (out, w, qx, dx, px, rows, cols, n, t0, t1) => tiledMatmul("Q4_1", out, w, qx, dx, px, rows, cols, n, t0, t1),
+    matmul_q4_0x4: (out, w, qx, dx, px, rows, cols, n, t0, t1) => tiledMatmul("Q4_0", out, w, qx, dx, px, rows, cols, n, t0, t1),
+    matmul_q8_0x4: (out, w, qx, dx, px, rows, cols, n, t0, t1) => tiledMatmul("Q8_0", out, w, qx, dx, px, rows, cols, n, t0, t1),
+    dequant_row_q4_1x4: (out, w, row, cols) => tiledDequantRow("Q4_1", out, w, row, cols),
+    dequant_row_q4_0x4: (out, w, row, cols) => tiledDequantRow("Q4_0", out, w, row, cols),
+    dequant_row_q8_0x4: (out, w, row, cols) => tiledDequantRow("Q8_0", out, w, row, cols),
     matvec_f32: (out, w, x, rows, cols) => matvec("F32", out, w, x, rows, cols),
     matvec_f16: (out, w, x, rows, cols) => matvec("F16", out, w, x, rows, cols),
     matvec_bf16: (out, w, x, rows, cols) => matvec("BF16", out, w, x, rows, cols),

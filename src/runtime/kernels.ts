@@ -30,6 +30,14 @@ export interface Kernels {
   matmul_q8_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
   matmul_q4_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
   matmul_q4_1(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
+  // kernels/qmatmul.ts: int8 activations x 4-row weight tiles (decode n = 1, prefill n > 1)
+  quantize_q8(x: Ptr, qx: Ptr, dx: Ptr, px: Ptr, cols: number, n: number): void;
+  matmul_q4_1x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void;
+  matmul_q4_0x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void;
+  matmul_q8_0x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void;
+  dequant_row_q4_1x4(out: Ptr, w: Ptr, row: number, cols: number): void;
+  dequant_row_q4_0x4(out: Ptr, w: Ptr, row: number, cols: number): void;
+  dequant_row_q8_0x4(out: Ptr, w: Ptr, row: number, cols: number): void;
   // kernels/norm.ts
   rmsnorm(out: Ptr, x: Ptr, weight: Ptr, n: number, eps: number): void;
   // kernels/rope.ts (half-split pairs)
@@ -60,10 +68,26 @@ export function variantBytes(variant: KernelVariant): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** The best variant this runtime validates: relaxed SIMD when available, else plain SIMD; null without SIMD. */
-export function pickVariant(threads: boolean): KernelVariant | null {
+/** What kernels/qmatmul.ts dot_selftest() returns on a correct engine. */
+const SELFTEST_ANSWER = -256;
+
+/**
+ * The best variant this runtime runs correctly: relaxed SIMD when it validates and passes the dot-product self-test
+ * (some engines shipped a wrong relaxed dot), else plain SIMD; null without SIMD.
+ */
+export async function pickVariant(threads: boolean): Promise<KernelVariant | null> {
   const candidates: KernelVariant[] = threads ? ["relaxed-threads", "simd-threads"] : ["relaxed", "simd"];
-  for (const variant of candidates) if (WebAssembly.validate(variantBytes(variant))) return variant;
+  for (const variant of candidates) {
+    const bytes = variantBytes(variant);
+    if (!WebAssembly.validate(bytes)) continue;
+    try {
+      const memory = threads ? new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }) : new WebAssembly.Memory({ initial: 1 });
+      const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
+      if ((instance.exports as { dot_selftest(): number }).dot_selftest() === SELFTEST_ANSWER) return variant;
+    } catch {
+      // Compiling from bytes may be forbidden (Workers): such hosts pass their own module and variant.
+    }
+  }
   return null;
 }
 
@@ -91,6 +115,9 @@ export async function instantiateKernels(memory: WebAssembly.Memory, variant: Ke
     }
   }
   const instance = await WebAssembly.instantiate(compiled, { env: { memory } });
-  const exports = instance.exports as unknown as Kernels & { heap_base(): number };
+  const exports = instance.exports as unknown as Kernels & { heap_base(): number; dot_selftest?: () => number };
+  if (typeof exports.dot_selftest !== "function" || exports.dot_selftest() !== SELFTEST_ANSWER) {
+    throw new ResourceError({ file: `kernels.${variant}.wasm`, field: "dot_selftest", expected: String(SELFTEST_ANSWER), actual: typeof exports.dot_selftest === "function" ? String(exports.dot_selftest()) : "missing", detail: "this engine computes the kernel's integer dot product wrongly, or the module is not ffnskip's" });
+  }
   return { kernels: exports, heapBase: exports.heap_base() };
 }
