@@ -4,7 +4,7 @@
 export { matvec_f32, matvec_f16, matvec_bf16, matvec_q8_0, matvec_q4_0, matvec_q4_1 } from "./matvec";
 export { dequant_row_f32, dequant_row_f16, dequant_row_bf16, dequant_row_q8_0, dequant_row_q4_0, dequant_row_q4_1 } from "./matvec";
 export { matmul_f32, matmul_f16, matmul_bf16, matmul_q8_0, matmul_q4_0, matmul_q4_1 } from "./matmul";
-export { quantize_q8, matmul_q4_1x4, matmul_q4_0x4, matmul_q8_0x4, dequant_row_q4_1x4, dequant_row_q4_0x4, dequant_row_q8_0x4, dot_selftest } from "./qmatmul";
+export { quantize_q16, matmul_q4_1x4, matmul_q4_0x4, matmul_q8_0x4, dequant_row_q4_1x4, dequant_row_q4_0x4, dequant_row_q8_0x4, kernel_selftest } from "./qmatmul";
 export { rmsnorm } from "./norm";
 export { rope } from "./rope";
 export { softmax, attention } from "./attention";

@@ -1,11 +1,12 @@
 // Matrix-matrix products for prefill (several tokens at once): out[t] = W · x[t] for t in [0, n).
 //
 // Contract (all matmul_*):
-//   out      f32[n][rows]  token-major, written, never read
+//   out      f32[n][outStride]  token-major; columns [0, rows) of each token row written, never read
 //   w        rows x rowBytes in the stored format (as for matvec_*)
 //   x        f32[n][cols]  token-major, read only
 //   scratch  f32[4 * cols] work space for four dequantized rows
-//   n >= 1, rows >= 0; cols as for the matching matvec_* (whole blocks for q8_0/q4_0/q4_1).
+//   n >= 1, rows >= 0, outStride >= rows; cols as for the matching matvec_* (whole blocks for q8_0/q4_0/q4_1).
+//   outStride > rows lets several matrices write side by side into one buffer (e.g. Q, K, V of different formats).
 //   No alignment required. out, x, w and scratch must not overlap.
 // Each panel of four weight rows is expanded to f32 once and reused for all n tokens, so weights are read once
 // per prefill instead of once per token. Results equal matvec_* up to summation order (rounding).
@@ -39,7 +40,7 @@ const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q
 }
 
 // @ts-ignore: decorator
-@inline function matmul(format: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
+@inline function matmul(format: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
   const rowBytes = row_bytes(format, cols);
   const colBytes = <usize>cols << 2;
   const r1 = scratch + colBytes, r2 = r1 + colBytes, r3 = r2 + colBytes;
@@ -71,7 +72,7 @@ const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q
         s2 += load<f32>(r2 + o) * xs;
         s3 += load<f32>(r3 + o) * xs;
       }
-      const op = out + ((<usize>t * <usize>rows + <usize>r) << 2);
+      const op = out + ((<usize>t * <usize>outStride + <usize>r) << 2);
       store<f32>(op, s0);
       store<f32>(op, s1, 4);
       store<f32>(op, s2, 8);
@@ -81,26 +82,26 @@ const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q
   for (; r < rows; r++) {
     dequant_row(format, scratch, w + <usize>r * rowBytes, cols);
     for (let t = 0; t < n; t++) {
-      store<f32>(out + ((<usize>t * <usize>rows + <usize>r) << 2), dot_f32(scratch, x + <usize>t * colBytes, cols));
+      store<f32>(out + ((<usize>t * <usize>outStride + <usize>r) << 2), dot_f32(scratch, x + <usize>t * colBytes, cols));
     }
   }
 }
 
-export function matmul_f32(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
-  matmul(F32, out, w, x, rows, cols, n, scratch);
+export function matmul_f32(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(F32, out, w, x, rows, cols, n, scratch, outStride);
 }
-export function matmul_f16(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
-  matmul(F16, out, w, x, rows, cols, n, scratch);
+export function matmul_f16(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(F16, out, w, x, rows, cols, n, scratch, outStride);
 }
-export function matmul_bf16(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
-  matmul(BF16, out, w, x, rows, cols, n, scratch);
+export function matmul_bf16(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(BF16, out, w, x, rows, cols, n, scratch, outStride);
 }
-export function matmul_q8_0(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
-  matmul(Q8_0, out, w, x, rows, cols, n, scratch);
+export function matmul_q8_0(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q8_0, out, w, x, rows, cols, n, scratch, outStride);
 }
-export function matmul_q4_0(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
-  matmul(Q4_0, out, w, x, rows, cols, n, scratch);
+export function matmul_q4_0(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q4_0, out, w, x, rows, cols, n, scratch, outStride);
 }
-export function matmul_q4_1(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize): void {
-  matmul(Q4_1, out, w, x, rows, cols, n, scratch);
+export function matmul_q4_1(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q4_1, out, w, x, rows, cols, n, scratch, outStride);
 }

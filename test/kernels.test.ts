@@ -76,10 +76,12 @@ for (const dtype of ALL) {
           k(simd, "matvec")(outA, w, x, rows, cols);
           k(twin, "matvec")(outB, w, x, rows, cols);
           assertClose(arena.f32(outA, rows), arena.f32(outB, rows), bound(0), `matvec_${name} ${rows}x${cols}`);
-          k(simd, "matmul")(outA, w, x, rows, cols, 5, scratch);
-          k(twin, "matmul")(outB, w, x, rows, cols, 5, scratch);
+          const stride = rows + 3; // a wider output row: only the first `rows` columns are written
+          const outC = arena.alloc(5 * stride * 4, "outC"), outD = arena.alloc(5 * stride * 4, "outD");
+          k(simd, "matmul")(outC, w, x, rows, cols, 5, scratch, stride);
+          k(twin, "matmul")(outD, w, x, rows, cols, 5, scratch, stride);
           for (let t = 0; t < 5; t++) {
-            assertClose(arena.f32(outA + t * rows * 4, rows), arena.f32(outB + t * rows * 4, rows), bound(t), `matmul_${name} ${rows}x${cols} token ${t}`);
+            assertClose(arena.f32(outC + t * stride * 4, rows), arena.f32(outD + t * stride * 4, rows), bound(t), `matmul_${name} ${rows}x${cols} token ${t}`);
           }
           const rowBytes = (cols / DTYPES[dtype].blockValues) * DTYPES[dtype].blockBytes;
           k(simd, "dequant_row")(outA, w + (rows - 1) * rowBytes, cols);
@@ -92,10 +94,11 @@ for (const dtype of ALL) {
 }
 matvecSuite.run();
 
-const tiled = suite("int8 activations x 4-row tiles");
+const tiled = suite("int16 activations x 4-row tiles");
 
-tiled("quantize_q8: identical to the twin (values, scales, sums), |q| <= 127, and q * d approximates x", () => {
+tiled("quantize_q16: identical to the twin (values, scales, sums), |q| <= 32767, and q * d approximates x", () => {
   const rand = mulberry32(31);
+  const ORDER = [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 16, 18, 20, 22, 24, 26, 28, 30, 17, 19, 21, 23, 25, 27, 29, 31];
   for (let it = 0; it < ITERATIONS; it++) {
     for (const cols of BLOCK_COLS) {
       for (const n of [1, 3]) {
@@ -104,20 +107,22 @@ tiled("quantize_q8: identical to the twin (values, scales, sums), |q| <= 127, an
         if (it === 1) xv.fill(0, 0, 32); // an all-zero block
         const x = put(arena, xv, "x");
         const blocks = (n * cols) / 32;
-        const qa = arena.alloc(3 * n * cols, "qa"), qb = arena.alloc(3 * n * cols, "qb");
+        const qa = arena.alloc(2 * n * cols, "qa"), qb = arena.alloc(2 * n * cols, "qb");
         const da = arena.alloc(blocks * 4, "da"), db = arena.alloc(blocks * 4, "db");
         const pa = arena.alloc(blocks * 4, "pa"), pb = arena.alloc(blocks * 4, "pb");
-        simd.quantize_q8(x, qa, da, pa, cols, n);
-        twin.quantize_q8(x, qb, db, pb, cols, n);
-        assert.equal(Array.from(new Int8Array(memory.buffer, qa, 3 * n * cols)), Array.from(new Int8Array(memory.buffer, qb, 3 * n * cols)), `qx ${cols}x${n}`);
+        simd.quantize_q16(x, qa, da, pa, cols, n);
+        twin.quantize_q16(x, qb, db, pb, cols, n);
+        assert.equal(Array.from(new Int16Array(memory.buffer, qa, n * cols)), Array.from(new Int16Array(memory.buffer, qb, n * cols)), `qx ${cols}x${n}`);
         assert.equal(Array.from(arena.f32(da, blocks)), Array.from(arena.f32(db, blocks)), "dx");
         assert.equal(Array.from(arena.f32(pa, blocks)), Array.from(arena.f32(pb, blocks)), "px");
-        const q = new Int8Array(memory.buffer, qa, 3 * n * cols);
+        const q = new Int16Array(memory.buffer, qa, n * cols);
         const d = arena.f32(da, blocks);
         for (let i = 0; i < n * cols; i++) {
-          const v = q[Math.floor(i / cols) * 3 * cols + (i % cols)]!;
-          assert.ok(Math.abs(v) <= 127);
-          assert.ok(Math.abs(v * d[Math.floor(i / 32)]! - xv[i]!) <= d[Math.floor(i / 32)]! * 0.5 + 1e-12, "quantization error within half a step");
+          const b = Math.floor(i / 32);
+          const v = q[b * 32 + ORDER.indexOf(i % 32)]!; // element i of x, from the deinterleaved block
+          assert.ok(Math.abs(v) <= 32767);
+          // Half a step, plus the f32 rounding of 1/d scaled by |q| <= 32767 (32767 * 2^-23 < 0.004 steps).
+          assert.ok(Math.abs(v * d[b]! - xv[i]!) <= d[b]! * 0.504 + 1e-12, `quantization error within half a step: x ${xv[i]} q ${v} d ${d[b]}`);
         }
       }
     }
@@ -140,19 +145,21 @@ for (const dtype of ["Q4_1", "Q4_0", "Q8_0"] as TiledDType[]) {
             const w = put(arena, tiles, "tiles");
             const x = put(arena, randomF32(rand, n * cols, 3), "x");
             const blocks = (n * cols) / 32;
-            const qx = arena.alloc(3 * n * cols, "qx"), dx = arena.alloc(blocks * 4, "dx"), px = arena.alloc(blocks * 4, "px");
-            simd.quantize_q8(x, qx, dx, px, cols, n);
+            const qx = arena.alloc(2 * n * cols, "qx"), dx = arena.alloc(blocks * 4, "dx"), px = arena.alloc(blocks * 4, "px");
+            simd.quantize_q16(x, qx, dx, px, cols, n);
             const outA = arena.alloc(Math.max(n * rows, cols) * 4, "outA"), outB = arena.alloc(Math.max(n * rows, cols) * 4, "outB");
             const k = (kernels: Kernels, op: string) => (kernels as unknown as Record<string, (...a: number[]) => void>)[op]!;
-            k(simd, `matmul_${name}x4`)(outA, w, qx, dx, px, rows, cols, n, 0, rows / 4);
-            k(twin, `matmul_${name}x4`)(outB, w, qx, dx, px, rows, cols, n, 0, rows / 4);
+            k(simd, `matmul_${name}x4`)(outA, w, qx, dx, px, rows, cols, n, 0, rows / 4, rows);
+            k(twin, `matmul_${name}x4`)(outB, w, qx, dx, px, rows, cols, n, 0, rows / 4, rows);
             const expected = arena.f32(outB, n * rows);
             assertClose(arena.f32(outA, n * rows), expected, (i) => 2e-6 * Math.abs(expected[i]!) + 2e-5 * Math.sqrt(cols / 32), `matmul_${name}x4 ${rows}x${cols} n=${n}`);
-            const outC = arena.alloc(n * rows * 4, "outC");
+            // Two tile ranges into a wider output row give the same columns as one call.
+            const stride = rows + 8;
+            const outC = arena.alloc(n * stride * 4, "outC");
             const split = Math.floor(rows / 8);
-            k(simd, `matmul_${name}x4`)(outC, w, qx, dx, px, rows, cols, n, 0, split);
-            k(simd, `matmul_${name}x4`)(outC, w, qx, dx, px, rows, cols, n, split, rows / 4);
-            assertClose(arena.f32(outC, n * rows), arena.f32(outA, n * rows), () => 0, "tile ranges");
+            k(simd, `matmul_${name}x4`)(outC, w, qx, dx, px, rows, cols, n, 0, split, stride);
+            k(simd, `matmul_${name}x4`)(outC, w, qx, dx, px, rows, cols, n, split, rows / 4, stride);
+            for (let t = 0; t < n; t++) assertClose(arena.f32(outC + t * stride * 4, rows), arena.f32(outA + t * rows * 4, rows), () => 0, "tile ranges");
             const row = rows - 3;
             const rowBytes = (cols / 32) * DTYPES[dtype].blockBytes;
             k(simd, `dequant_row_${name}x4`)(outA, w, row, cols);

@@ -35,11 +35,11 @@ if ("missing" in oracle || !existsSync(DEFAULT_MODEL_PATH)) {
       await writeFile(join(dir, "in.json"), JSON.stringify({ prompts: PROMPTS, max_new_tokens: 64 }));
       await run("python3", [join(root, "test/oracle/hf_generate_text.py"), "--model", join(dir, "hf"), "--gguf", DEFAULT_MODEL_PATH, "--input", join(dir, "in.json"), "--out", join(dir, "out.json")], { maxBuffer: 1 << 24, timeout: 600_000 });
       const { results } = JSON.parse(await readFile(join(dir, "out.json"), "utf8")) as { results: { input_ids: number[]; new_ids: number[]; text: string; stopped_on_eos: boolean }[] };
-      const model = await loadModelFromPath(DEFAULT_MODEL_PATH);
+      const model = await loadModelFromPath(DEFAULT_MODEL_PATH, { precision: "exact" });
       for (const [i, prompt] of PROMPTS.entries()) {
         const expected = results[i]!;
         assert.equal(model.promptIds(prompt.text, { chat: prompt.chat }), expected.input_ids, `prompt ids for ${JSON.stringify(prompt.text)}`);
-        const args = ["--import", "tsx", join(root, "src/cli/main.ts"), "generate", "--prompt", prompt.text, "--max-tokens", "64", "--json"];
+        const args = ["--import", "tsx", join(root, "src/cli/main.ts"), "generate", "--prompt", prompt.text, "--max-tokens", "64", "--precision", "exact", "--json"];
         if (prompt.chat) args.push("--chat");
         const { stdout } = await run(process.execPath, args, { cwd: root, maxBuffer: 1 << 24, timeout: 600_000 });
         const ours = JSON.parse(stdout) as { text: string; tokens: number[]; finishReason: string };

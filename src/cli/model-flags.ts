@@ -5,6 +5,7 @@ import type { LanguageModel, SkipSetting } from "../language-model.js";
 import { loadModelFromPath } from "../node.js";
 import { DEFAULT_MODEL_PATH } from "../node/pull.js";
 import { parseSkipProfile } from "../skip/profile.js";
+import { isSkipSpec } from "../skip/spec.js";
 import type { GenerateOptions } from "../generate.js";
 import type { FlagSpecs } from "./args.js";
 import { progressBar } from "./progress.js";
@@ -12,7 +13,7 @@ import { progressBar } from "./progress.js";
 export const MODEL_FLAGS = {
   model: { type: "string", help: "GGUF file or HF folder (default: the pulled SmolLM2)" },
   "max-context": { type: "int", min: 1, help: "KV cache positions (default: model context, at most 2048)" },
-  skip: { type: "string", help: "FFN skipping: off (default), on (shipped profile), or a profile.json" },
+  skip: { type: "string", help: "FFN skipping: off (default), on (shipped profile), fixed:R, random:R[:SEED], or a profile.json" },
 } as const satisfies FlagSpecs;
 
 export const SAMPLING_FLAGS = {
@@ -26,23 +27,32 @@ export const SAMPLING_FLAGS = {
   stop: { type: "list", help: "comma-separated stop strings" },
 } as const satisfies FlagSpecs;
 
+/**
+ * --skip: off, on, paper, fixed:R, random:R[:SEED] (R a skip ratio; layers from the loaded model's shipped
+ * profile, see src/skip/spec.ts), or the path of a profile JSON from `ffnskip calibrate`.
+ */
 export function skipSetting(value: string | undefined): SkipSetting {
-  if (value === undefined || value === "off") return "off";
-  if (value === "on") return "on";
+  if (value === undefined) return "off";
+  if (isSkipSpec(value)) return value;
   let text: string;
   try {
     text = readFileSync(value, "utf8");
   } catch {
-    throw new InputError({ file: "--skip", field: value, expected: "off, on, or a readable profile.json", actual: "no such file" });
+    throw new InputError({ file: "--skip", field: value, expected: "off, on, fixed:R, random:R[:SEED], or a readable profile.json", actual: "no such file" });
   }
   return parseSkipProfile(text, value);
 }
 
-export async function openModel(flags: { model?: string; "max-context"?: number; skip?: string }): Promise<LanguageModel> {
+export function precisionFlag(value: string | undefined): "fast" | "exact" {
+  if (value === undefined || value === "fast" || value === "exact") return value ?? "fast";
+  throw new InputError({ file: "--precision", field: "precision", expected: "fast or exact", actual: JSON.stringify(value) });
+}
+
+export async function openModel(flags: { model?: string; "max-context"?: number; skip?: string; precision?: string }): Promise<LanguageModel> {
   const path = flags.model ?? DEFAULT_MODEL_PATH;
   const bar = progressBar(`loading ${path.split("/").pop()}`);
   try {
-    return await loadModelFromPath(path, { maxContext: flags["max-context"], skip: skipSetting(flags.skip), onProgress: (f, stage) => bar.update(f, stage) });
+    return await loadModelFromPath(path, { maxContext: flags["max-context"], skip: skipSetting(flags.skip), precision: precisionFlag(flags.precision), onProgress: (f, stage) => bar.update(f, stage) });
   } finally {
     bar.done();
   }

@@ -7,6 +7,7 @@ import type { Transformer } from "../model/transformer.js";
 import { readModelSource } from "../node/files.js";
 import { DEFAULT_MODEL_PATH } from "../node/pull.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
+import { precisionFlag } from "./model-flags.js";
 
 const COMMON = {
   help: { type: "boolean", help: "show this help" },
@@ -14,15 +15,17 @@ const COMMON = {
   tokens: { type: "list", help: "comma-separated token ids, e.g. 1,2,3" },
   json: { type: "boolean", help: "print one JSON object" },
   f32: { type: "boolean", help: "expand weights to f32 at load (exact-comparison path)" },
+  precision: { type: "string", help: "exact (default here: f32 activations) or fast (int8 activations)" },
 } as const satisfies FlagSpecs;
 
-async function open(flags: { model?: string; f32?: boolean }, contextNeeded: number): Promise<Transformer> {
+async function open(flags: { model?: string; f32?: boolean; precision?: string }, contextNeeded: number): Promise<Transformer> {
   const parsed = parseModelSource(await readModelSource(flags.model ?? DEFAULT_MODEL_PATH));
   const maxContext = Math.min(parsed.config.contextLength, Math.max(contextNeeded, 1));
   if (contextNeeded > parsed.config.contextLength) {
     throw new InputError({ file: "ffnskip", field: "--tokens", expected: `at most ${parsed.config.contextLength} positions in all`, actual: String(contextNeeded) });
   }
-  return createTransformer(parsed.config, parsed.weights, { maxContext, expandToF32: flags.f32 === true });
+  // These commands exist to compare with other implementations, so they default to the exact path.
+  return createTransformer(parsed.config, parsed.weights, { maxContext, expandToF32: flags.f32 === true, precision: precisionFlag(flags.precision ?? "exact") });
 }
 
 function tokenIds(list: string[] | undefined, command: string): number[] {

@@ -16,7 +16,13 @@ export interface EngineOptions {
   readonly maxContext?: number;
   /** Tokens per forward() call during prefill. Default 64. */
   readonly maxBatch?: number;
-  /** Expand all weight matrices to f32 at load (exact-comparison path). Default false: weights stay as stored. */
+  /**
+   * "fast" (default): quantized matrices repacked into tiles and multiplied with int8-quantized activations, as
+   * llama.cpp does. "exact": weights in the file's layout, dequantized in registers against f32 activations (the
+   * path compared with HF transformers to 1e-2).
+   */
+  readonly precision?: "fast" | "exact";
+  /** Expand all weight matrices to f32 at load (implies "exact"). Default false: weights stay as stored. */
   readonly expandToF32?: boolean;
   /** "wasm" (default) runs the SIMD kernels; "reference" runs the plain-TS twins (slow; for checking). */
   readonly kernels?: "wasm" | "reference";

@@ -8,7 +8,7 @@ import type { Arena } from "../runtime/arena.js";
 import type { Kernels, Ptr } from "../runtime/kernels.js";
 import type { Config } from "./config.js";
 import { ropeAngles, ropeInverseFrequencies } from "./rope.js";
-import type { Matrix, Weights } from "./weights.js";
+import type { Matrix, Projection, Weights } from "./weights.js";
 
 /** Decides, layer by layer, whether a token's FFN runs; receives the similarity each FFN that ran produced. */
 export interface FfnGate {
@@ -27,17 +27,20 @@ export interface RunState {
   readonly maxBatch: number; // tokens per forward() call
   readonly x: Ptr; // f32[maxBatch][hidden] residual stream
   readonly xb: Ptr; // f32[maxBatch][hidden] normalized sublayer input
-  readonly q: Ptr; // f32[maxBatch][numHeads * headDim] queries
-  readonly att: Ptr; // f32[maxBatch][numHeads * headDim] attention output, before wo
+  readonly qkv: Ptr; // f32[maxBatch][qDim + 2 * kvDim] query, key and value projections of each token
+  readonly att: Ptr; // f32[maxBatch][qDim] attention output, before wo
   readonly proj: Ptr; // f32[maxBatch][hidden] output of wo or wDown
-  readonly gate: Ptr; // f32[maxBatch][ffnSize] gate projection, then silu(gate) * up
-  readonly up: Ptr; // f32[maxBatch][ffnSize] up projection
+  readonly gateUp: Ptr; // f32[maxBatch][2 * ffnSize] gate and up projections
+  readonly ffnAct: Ptr; // f32[maxBatch][ffnSize] silu(gate) * up
   readonly logits: Ptr; // f32[maxBatch][vocab]
   readonly scores: Ptr; // f32[numHeads][maxContext] attention scores
   readonly ropeCos: Ptr; // f32[maxBatch][headDim / 2]
   readonly ropeSin: Ptr; // f32[maxBatch][headDim / 2]
-  readonly scratch: Ptr; // f32[4 * widest input] matmul work space
-  readonly kCache: readonly Ptr[]; // per layer f32[maxContext][numKvHeads * headDim], rows in position order
+  readonly scratch: Ptr; // f32[4 * widest input] matmul work space (file-layout matrices)
+  readonly qx: Ptr; // i16[maxBatch][widest input]: quantized activations for the tiled kernels
+  readonly dx: Ptr; // f32[maxBatch][widest / 32] their block scales
+  readonly px: Ptr; // f32[maxBatch][widest / 32] their block sums
+  readonly kCache: readonly Ptr[]; // per layer f32[maxContext][kvDim], rows in position order
   readonly vCache: readonly Ptr[]; // per layer, same layout
 }
 
@@ -52,11 +55,12 @@ function runStateLayout(config: Config, maxContext: number, maxBatch: number): [
   const kvDim = config.numKvHeads * config.headDim;
   const widest = Math.max(config.hiddenSize, qDim, config.ffnSize);
   const layout: [string, number][] = [
-    ["x", maxBatch * config.hiddenSize * f], ["xb", maxBatch * config.hiddenSize * f], ["q", maxBatch * qDim * f],
-    ["att", maxBatch * qDim * f], ["proj", maxBatch * config.hiddenSize * f], ["gate", maxBatch * config.ffnSize * f],
-    ["up", maxBatch * config.ffnSize * f], ["logits", maxBatch * config.vocabSize * f],
+    ["x", maxBatch * config.hiddenSize * f], ["xb", maxBatch * config.hiddenSize * f], ["qkv", maxBatch * (qDim + 2 * kvDim) * f],
+    ["att", maxBatch * qDim * f], ["proj", maxBatch * config.hiddenSize * f], ["gateUp", maxBatch * 2 * config.ffnSize * f],
+    ["ffnAct", maxBatch * config.ffnSize * f], ["logits", maxBatch * config.vocabSize * f],
     ["scores", config.numHeads * maxContext * f], ["ropeCos", maxBatch * (config.headDim / 2) * f],
     ["ropeSin", maxBatch * (config.headDim / 2) * f], ["scratch", 4 * widest * f],
+    ["qx", maxBatch * 2 * widest], ["dx", maxBatch * Math.ceil(widest / 32) * f], ["px", maxBatch * Math.ceil(widest / 32) * f],
   ];
   for (let l = 0; l < config.numLayers; l++) layout.push([`kCache${l}`, maxContext * kvDim * f], [`vCache${l}`, maxContext * kvDim * f]);
   return layout;
@@ -68,11 +72,16 @@ export function allocateRunState(config: Config, arena: Arena, maxContext: numbe
   const layers = Array.from({ length: config.numLayers }, (_, l) => l);
   return Object.freeze({
     maxContext, maxBatch,
-    x: ptr.x!, xb: ptr.xb!, q: ptr.q!, att: ptr.att!, proj: ptr.proj!, gate: ptr.gate!, up: ptr.up!,
+    x: ptr.x!, xb: ptr.xb!, qkv: ptr.qkv!, att: ptr.att!, proj: ptr.proj!, gateUp: ptr.gateUp!, ffnAct: ptr.ffnAct!,
     logits: ptr.logits!, scores: ptr.scores!, ropeCos: ptr.ropeCos!, ropeSin: ptr.ropeSin!, scratch: ptr.scratch!,
+    qx: ptr.qx!, dx: ptr.dx!, px: ptr.px!,
     kCache: layers.map((l) => ptr[`kCache${l}`]!), vCache: layers.map((l) => ptr[`vCache${l}`]!),
   });
 }
+
+type MatvecKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number) => void;
+type MatmulKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number) => void;
+type TiledKernel = (out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number) => void;
 
 const MATVEC: Readonly<Record<DType, keyof Kernels>> = {
   F32: "matvec_f32", F16: "matvec_f16", BF16: "matvec_bf16", Q8_0: "matvec_q8_0", Q4_0: "matvec_q4_0", Q4_1: "matvec_q4_1",
@@ -80,9 +89,11 @@ const MATVEC: Readonly<Record<DType, keyof Kernels>> = {
 const MATMUL: Readonly<Record<DType, keyof Kernels>> = {
   F32: "matmul_f32", F16: "matmul_f16", BF16: "matmul_bf16", Q8_0: "matmul_q8_0", Q4_0: "matmul_q4_0", Q4_1: "matmul_q4_1",
 };
+const TILED: Readonly<Partial<Record<DType, keyof Kernels>>> = { Q8_0: "matmul_q8_0x4", Q4_0: "matmul_q4_0x4", Q4_1: "matmul_q4_1x4" };
 const DEQUANT_ROW: Readonly<Record<DType, keyof Kernels>> = {
   F32: "dequant_row_f32", F16: "dequant_row_f16", BF16: "dequant_row_bf16", Q8_0: "dequant_row_q8_0", Q4_0: "dequant_row_q4_0", Q4_1: "dequant_row_q4_1",
 };
+const DEQUANT_TILED_ROW: Readonly<Partial<Record<DType, keyof Kernels>>> = { Q8_0: "dequant_row_q8_0x4", Q4_0: "dequant_row_q4_0x4", Q4_1: "dequant_row_q4_1x4" };
 
 /** Which positions of a forward() call get logits. */
 export type LogitsWanted = "last" | "all" | "none";
@@ -140,6 +151,7 @@ export class Transformer {
     const h = c.hiddenSize;
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
+    const qkvDim = qDim + 2 * kvDim;
     const rowOf = (buffer: Ptr, width: number, t: number) => buffer + t * width * this.f32Bytes;
     this.writeRopeAngles(startPos, n);
 
@@ -148,37 +160,36 @@ export class Transformer {
 
     for (let l = 0; l < c.numLayers; l++) {
       const layer = w.layers[l]!;
-      const kRows = s.kCache[l]! + startPos * kvDim * this.f32Bytes; // this batch's rows of the cache
-      const vRows = s.vCache[l]! + startPos * kvDim * this.f32Bytes;
 
-      // Attention sublayer. RMSNorm, then Q/K/V projections (K and V straight into the cache rows).
+      // Attention sublayer. RMSNorm, then the Q, K and V projections (one fused matrix when they share a format).
       for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.attnNorm, h, c.rmsEps);
-      this.linear(batched, layer.wq, s.q, s.xb, n);
-      this.linear(batched, layer.wk, kRows, s.xb, n);
-      this.linear(batched, layer.wv, vRows, s.xb, n);
-      // RoPE on queries and keys, each token at its own position.
+      this.project(batched, layer.qkv, s.qkv, qkvDim, s.xb, n);
       for (let t = 0; t < n; t++) {
-        const cos = rowOf(s.ropeCos, c.headDim / 2, t);
-        const sin = rowOf(s.ropeSin, c.headDim / 2, t);
-        k.rope(rowOf(s.q, qDim, t), c.numHeads, c.headDim, cos, sin);
-        k.rope(rowOf(kRows, kvDim, t), c.numKvHeads, c.headDim, cos, sin);
+        const qkv = rowOf(s.qkv, qkvDim, t);
+        // RoPE on the query heads and the key heads, which sit next to each other in the row.
+        k.rope(qkv, c.numHeads + c.numKvHeads, c.headDim, rowOf(s.ropeCos, c.headDim / 2, t), rowOf(s.ropeSin, c.headDim / 2, t));
+        // Keys and values into this position's row of the layer's KV cache.
+        this.copyFloats(rowOf(s.kCache[l]!, kvDim, startPos + t), qkv + qDim * this.f32Bytes, kvDim);
+        this.copyFloats(rowOf(s.vCache[l]!, kvDim, startPos + t), qkv + (qDim + kvDim) * this.f32Bytes, kvDim);
       }
       // Causal attention: token t attends to positions 0 .. startPos + t.
       for (let t = 0; t < n; t++) {
-        k.attention(rowOf(s.att, qDim, t), rowOf(s.q, qDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
+        k.attention(rowOf(s.att, qDim, t), rowOf(s.qkv, qkvDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
       }
       // Output projection and residual.
-      this.linear(batched, layer.wo, s.proj, s.att, n);
+      this.project(batched, [layer.wo], s.proj, h, s.att, n);
       k.add(s.x, s.x, s.proj, n * h);
 
       // FFN sublayer, unless the skip controller says this layer's FFN is redundant for these tokens.
       // Attention above ran regardless, so the KV cache stays complete for later tokens.
       if (gate.runFfn(l)) {
         for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.ffnNorm, h, c.rmsEps);
-        this.linear(batched, layer.wGate, s.gate, s.xb, n);
-        this.linear(batched, layer.wUp, s.up, s.xb, n);
-        k.swiglu(s.gate, s.gate, s.up, n * c.ffnSize);
-        this.linear(batched, layer.wDown, s.proj, s.gate, n);
+        this.project(batched, layer.gateUp, s.gateUp, 2 * c.ffnSize, s.xb, n);
+        for (let t = 0; t < n; t++) {
+          const gateUp = rowOf(s.gateUp, 2 * c.ffnSize, t);
+          k.swiglu(rowOf(s.ffnAct, c.ffnSize, t), gateUp, gateUp + c.ffnSize * this.f32Bytes, c.ffnSize);
+        }
+        this.project(batched, [layer.wDown], s.proj, h, s.ffnAct, n);
         // Residual add, measuring cos(h, h + FFN(norm(h))) for the skip controller in the same pass.
         for (let t = 0; t < n; t++) gate.observe(l, t, k.residual_add_cosine(rowOf(s.x, h, t), rowOf(s.proj, h, t), h));
       }
@@ -189,18 +200,36 @@ export class Transformer {
     const first = wanted === "last" ? n - 1 : 0;
     const count = n - first;
     for (let t = first; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t - first), rowOf(s.x, h, t), w.finalNorm, h, c.rmsEps);
-    this.linear(batched, w.lmHead, s.logits, s.xb, count);
+    this.project(batched, [w.lmHead], s.logits, c.vocabSize, s.xb, count);
     return this.arena.f32(s.logits, count * c.vocabSize);
   }
 
-  /** out[t] = W · in[t] for t < n: matvec for a decode step, the weight-reusing matmul for prefill. */
-  private linear(batched: boolean, m: Matrix, out: Ptr, input: Ptr, n: number): void {
-    if (!batched) (this.kernels[MATVEC[m.dtype]] as (o: Ptr, w: Ptr, x: Ptr, r: number, c: number) => void)(out, m.ptr, input, m.rows, m.cols);
-    else (this.kernels[MATMUL[m.dtype]] as (o: Ptr, w: Ptr, x: Ptr, r: number, c: number, n: number, s: Ptr) => void)(out, m.ptr, input, m.rows, m.cols, n, this.state.scratch);
+  /**
+   * out[t] = [part 0 | part 1 | ...] · in[t] for t < n, each token's output row `stride` floats wide. Tiled matrices
+   * run the integer-dot kernels on the input quantized once to int16; file-layout ones run matvec (decode) or the
+   * weight-reusing matmul (prefill) on f32 activations.
+   */
+  private project(batched: boolean, parts: Projection, out: Ptr, stride: number, input: Ptr, n: number): void {
+    const { kernels: k, state: s } = this;
+    const cols = parts[0]!.cols;
+    if (parts.some((m) => m.layout === "tiles4")) k.quantize_q16(input, s.qx, s.dx, s.px, cols, n);
+    let offset = 0;
+    for (const m of parts) {
+      const target = out + offset * this.f32Bytes;
+      if (m.layout === "tiles4") (k[TILED[m.dtype]!] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
+      else if (batched) (k[MATMUL[m.dtype]] as MatmulKernel)(target, m.ptr, input, m.rows, cols, n, s.scratch, stride);
+      else (k[MATVEC[m.dtype]] as MatvecKernel)(target, m.ptr, input, m.rows, cols);
+      offset += m.rows;
+    }
   }
 
   private dequantRow(m: Matrix, row: number, out: Ptr): void {
-    (this.kernels[DEQUANT_ROW[m.dtype]] as (o: Ptr, w: Ptr, c: number) => void)(out, m.ptr + row * m.rowBytes, m.cols);
+    if (m.layout === "tiles4") (this.kernels[DEQUANT_TILED_ROW[m.dtype]!] as (o: Ptr, w: Ptr, r: number, c: number) => void)(out, m.ptr, row, m.cols);
+    else (this.kernels[DEQUANT_ROW[m.dtype]] as (o: Ptr, w: Ptr, c: number) => void)(out, m.ptr + row * m.rowBytes, m.cols);
+  }
+
+  private copyFloats(to: Ptr, from: Ptr, count: number): void {
+    new Uint8Array(this.arena.memory.buffer).copyWithin(to, from, from + count * this.f32Bytes);
   }
 
   private writeRopeAngles(startPos: number, n: number): void {

@@ -8,7 +8,7 @@ import type { Kernels, Ptr } from "../runtime/kernels.js";
 import { TILE_BLOCK_BYTES, type TiledDType } from "../model/repack.js";
 import { dequantize, f16ToF32 } from "./quant.js";
 
-/** Element order of a block's i16 activation copy (kernels/qmatmul.ts): even then odd of 0..15, then of 16..31. */
+/** Element order of a block's i16 activations (kernels/qmatmul.ts): even then odd of 0..15, then of 16..31. */
 const DEINTERLEAVED = [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 16, 18, 20, 22, 24, 26, 28, 30, 17, 19, 21, 23, 25, 27, 29, 31];
 
 /** Round half to even, as f32x4.nearest does. */
@@ -39,8 +39,8 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     f32(out, rows).set(result);
   }
 
-  function matmul(dtype: DType, out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number): void {
-    for (let t = 0; t < n; t++) matvec(dtype, out + t * rows * 4, w, x + t * cols * 4, rows, cols);
+  function matmul(dtype: DType, out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, outStride: number): void {
+    for (let t = 0; t < n; t++) matvec(dtype, out + t * outStride * 4, w, x + t * cols * 4, rows, cols);
   }
 
   const u16 = (ptr: Ptr) => new DataView(memory.buffer).getUint16(ptr, true);
@@ -59,12 +59,14 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     return { q, d: f16ToF32(u16(p + 64 + 2 * within)), m: f16ToF32(u16(p + 72 + 2 * within)) };
   }
 
-  function tiledMatmul(dtype: TiledDType, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void {
+  function tiledMatmul(dtype: TiledDType, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, cols: number, n: number, tile0: number, tile1: number, outStride: number): void {
     const blocks = cols / 32;
-    const xq = new Int8Array(memory.buffer, qx, n * 3 * cols); // per token: i8 natural order, then the i16 copy
+    const stored = new Int16Array(memory.buffer, qx, n * cols);
+    const xq = new Int16Array(n * cols); // back in natural order
+    for (let i = 0; i < n * cols; i++) xq[Math.floor(i / 32) * 32 + DEINTERLEAVED[i % 32]!] = stored[i]!;
     const xd = f32(dx, n * blocks);
     const xs = f32(px, n * blocks);
-    const o = f32(out, n * rows);
+    const o = f32(out, n * outStride);
     for (let tile = tile0; tile < tile1; tile++) {
       for (let t = 0; t < n; t++) {
         for (let r = 0; r < 4; r++) {
@@ -72,10 +74,10 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
           for (let b = 0; b < blocks; b++) {
             const { q, d, m } = tileRow(dtype, w + (tile * blocks + b) * TILE_BLOCK_BYTES[dtype], r);
             let isum = 0;
-            for (let j = 0; j < 32; j++) isum += q[j]! * xq[t * 3 * cols + b * 32 + j]!;
+            for (let j = 0; j < 32; j++) isum += q[j]! * xq[t * cols + b * 32 + j]!;
             sum += d * xd[t * blocks + b]! * isum + m * xd[t * blocks + b]! * xs[t * blocks + b]!;
           }
-          o[t * rows + tile * 4 + r] = sum;
+          o[t * outStride + tile * 4 + r] = sum;
         }
       }
     }
@@ -91,31 +93,24 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
   }
 
   return {
-    quantize_q8(x, qx, dx, px, cols, n) {
+    quantize_q16(x, qx, dx, px, cols, n) {
       const xs = f32(x, n * cols).slice();
-      const q8 = new Int8Array(memory.buffer, qx, n * 3 * cols);
-      const q16 = new DataView(memory.buffer, qx, n * 3 * cols);
+      const q16 = new Int16Array(memory.buffer, qx, n * cols);
       const d = f32(dx, (n * cols) / 32);
       const s = f32(px, (n * cols) / 32);
-      const blocks = cols / 32;
-      for (let t = 0; t < n; t++) {
-        for (let b = 0; b < blocks; b++) {
-          const base = t * cols + b * 32;
-          let amax = 0;
-          for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(xs[base + j]!));
-          const id = amax > 0 ? Math.fround(127 / amax) : 0;
-          const q = Array.from({ length: 32 }, (_, j) => roundHalfEven(Math.fround(xs[base + j]! * id)));
-          q.forEach((v, j) => (q8[t * 3 * cols + b * 32 + j] = v));
-          // The deinterleaved i16 copy: even elements of 0..15, odd of 0..15, even of 16..31, odd of 16..31.
-          DEINTERLEAVED.forEach((j, i) => q16.setInt16(t * 3 * cols + cols + b * 64 + 2 * i, q[j]!, true));
-          d[t * blocks + b] = amax / 127;
-          s[t * blocks + b] = q.reduce((a, v) => a + v, 0);
-        }
+      for (let b = 0; b < (n * cols) / 32; b++) {
+        let amax = 0;
+        for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(xs[b * 32 + j]!));
+        const id = amax > 0 ? Math.fround(32767 / amax) : 0;
+        const q = Array.from({ length: 32 }, (_, j) => roundHalfEven(Math.fround(xs[b * 32 + j]! * id)));
+        DEINTERLEAVED.forEach((j, i) => (q16[b * 32 + i] = q[j]!));
+        d[b] = amax / 32767;
+        s[b] = q.reduce((a, v) => a + v, 0);
       }
     },
-    matmul_q4_1x4: (out, w, qx, dx, px, rows, cols, n, t0, t1) => tiledMatmul("Q4_1", out, w, qx, dx, px, rows, cols, n, t0, t1),
-    matmul_q4_0x4: (out, w, qx, dx, px, rows, cols, n, t0, t1) => tiledMatmul("Q4_0", out, w, qx, dx, px, rows, cols, n, t0, t1),
-    matmul_q8_0x4: (out, w, qx, dx, px, rows, cols, n, t0, t1) => tiledMatmul("Q8_0", out, w, qx, dx, px, rows, cols, n, t0, t1),
+    matmul_q4_1x4: (out, w, qx, dx, px, _rows, cols, n, t0, t1, outStride) => tiledMatmul("Q4_1", out, w, qx, dx, px, cols, n, t0, t1, outStride),
+    matmul_q4_0x4: (out, w, qx, dx, px, _rows, cols, n, t0, t1, outStride) => tiledMatmul("Q4_0", out, w, qx, dx, px, cols, n, t0, t1, outStride),
+    matmul_q8_0x4: (out, w, qx, dx, px, _rows, cols, n, t0, t1, outStride) => tiledMatmul("Q8_0", out, w, qx, dx, px, cols, n, t0, t1, outStride),
     dequant_row_q4_1x4: (out, w, row, cols) => tiledDequantRow("Q4_1", out, w, row, cols),
     dequant_row_q4_0x4: (out, w, row, cols) => tiledDequantRow("Q4_0", out, w, row, cols),
     dequant_row_q8_0x4: (out, w, row, cols) => tiledDequantRow("Q8_0", out, w, row, cols),
@@ -131,12 +126,12 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     dequant_row_q8_0: (out, w, cols) => dequantRow("Q8_0", out, w, cols),
     dequant_row_q4_0: (out, w, cols) => dequantRow("Q4_0", out, w, cols),
     dequant_row_q4_1: (out, w, cols) => dequantRow("Q4_1", out, w, cols),
-    matmul_f32: (out, w, x, rows, cols, n) => matmul("F32", out, w, x, rows, cols, n),
-    matmul_f16: (out, w, x, rows, cols, n) => matmul("F16", out, w, x, rows, cols, n),
-    matmul_bf16: (out, w, x, rows, cols, n) => matmul("BF16", out, w, x, rows, cols, n),
-    matmul_q8_0: (out, w, x, rows, cols, n) => matmul("Q8_0", out, w, x, rows, cols, n),
-    matmul_q4_0: (out, w, x, rows, cols, n) => matmul("Q4_0", out, w, x, rows, cols, n),
-    matmul_q4_1: (out, w, x, rows, cols, n) => matmul("Q4_1", out, w, x, rows, cols, n),
+    matmul_f32: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("F32", out, w, x, rows, cols, n, outStride),
+    matmul_f16: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("F16", out, w, x, rows, cols, n, outStride),
+    matmul_bf16: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("BF16", out, w, x, rows, cols, n, outStride),
+    matmul_q8_0: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("Q8_0", out, w, x, rows, cols, n, outStride),
+    matmul_q4_0: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("Q4_0", out, w, x, rows, cols, n, outStride),
+    matmul_q4_1: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("Q4_1", out, w, x, rows, cols, n, outStride),
 
     rmsnorm(out, x, weight, n, eps) {
       const xs = f32(x, n).slice();

@@ -23,18 +23,18 @@ export interface Kernels {
   dequant_row_q8_0(out: Ptr, w: Ptr, cols: number): void;
   dequant_row_q4_0(out: Ptr, w: Ptr, cols: number): void;
   dequant_row_q4_1(out: Ptr, w: Ptr, cols: number): void;
-  // kernels/matmul.ts: out f32[n][rows] = W · x f32[n][cols]; scratch f32[4 * cols]
-  matmul_f32(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
-  matmul_f16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
-  matmul_bf16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
-  matmul_q8_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
-  matmul_q4_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
-  matmul_q4_1(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr): void;
-  // kernels/qmatmul.ts: int8 activations x 4-row weight tiles (decode n = 1, prefill n > 1)
-  quantize_q8(x: Ptr, qx: Ptr, dx: Ptr, px: Ptr, cols: number, n: number): void;
-  matmul_q4_1x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void;
-  matmul_q4_0x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void;
-  matmul_q8_0x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number): void;
+  // kernels/matmul.ts: out f32[n][outStride] (first rows columns) = W · x f32[n][cols]; scratch f32[4 * cols]
+  matmul_f32(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
+  matmul_f16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
+  matmul_bf16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
+  matmul_q8_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
+  matmul_q4_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
+  matmul_q4_1(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
+  // kernels/qmatmul.ts: int16 activations x 4-row weight tiles (decode n = 1, prefill n > 1)
+  quantize_q16(x: Ptr, qx: Ptr, dx: Ptr, px: Ptr, cols: number, n: number): void;
+  matmul_q4_1x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number): void;
+  matmul_q4_0x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number): void;
+  matmul_q8_0x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number): void;
   dequant_row_q4_1x4(out: Ptr, w: Ptr, row: number, cols: number): void;
   dequant_row_q4_0x4(out: Ptr, w: Ptr, row: number, cols: number): void;
   dequant_row_q8_0x4(out: Ptr, w: Ptr, row: number, cols: number): void;
@@ -68,8 +68,8 @@ export function variantBytes(variant: KernelVariant): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** What kernels/qmatmul.ts dot_selftest() returns on a correct engine. */
-const SELFTEST_ANSWER = -256;
+/** What kernels/qmatmul.ts kernel_selftest() returns on a correct engine. */
+const SELFTEST_ANSWER = 440769;
 
 /**
  * The best variant this runtime runs correctly: relaxed SIMD when it validates and passes the dot-product self-test
@@ -83,7 +83,7 @@ export async function pickVariant(threads: boolean): Promise<KernelVariant | nul
     try {
       const memory = threads ? new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }) : new WebAssembly.Memory({ initial: 1 });
       const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
-      if ((instance.exports as { dot_selftest(): number }).dot_selftest() === SELFTEST_ANSWER) return variant;
+      if ((instance.exports as { kernel_selftest(): number }).kernel_selftest() === SELFTEST_ANSWER) return variant;
     } catch {
       // Compiling from bytes may be forbidden (Workers): such hosts pass their own module and variant.
     }
@@ -115,9 +115,9 @@ export async function instantiateKernels(memory: WebAssembly.Memory, variant: Ke
     }
   }
   const instance = await WebAssembly.instantiate(compiled, { env: { memory } });
-  const exports = instance.exports as unknown as Kernels & { heap_base(): number; dot_selftest?: () => number };
-  if (typeof exports.dot_selftest !== "function" || exports.dot_selftest() !== SELFTEST_ANSWER) {
-    throw new ResourceError({ file: `kernels.${variant}.wasm`, field: "dot_selftest", expected: String(SELFTEST_ANSWER), actual: typeof exports.dot_selftest === "function" ? String(exports.dot_selftest()) : "missing", detail: "this engine computes the kernel's integer dot product wrongly, or the module is not ffnskip's" });
+  const exports = instance.exports as unknown as Kernels & { heap_base(): number; kernel_selftest?: () => number };
+  if (typeof exports.kernel_selftest !== "function" || exports.kernel_selftest() !== SELFTEST_ANSWER) {
+    throw new ResourceError({ file: `kernels.${variant}.wasm`, field: "kernel_selftest", expected: String(SELFTEST_ANSWER), actual: typeof exports.kernel_selftest === "function" ? String(exports.kernel_selftest()) : "missing", detail: "this engine computes the kernel's integer dot product wrongly, or the module is not ffnskip's" });
   }
   return { kernels: exports, heapBase: exports.heap_base() };
 }

@@ -26,10 +26,10 @@ export async function buildsAgree(a: KernelVariant, b: KernelVariant): Promise<s
     arena.f32(x, n * cols).set(randomF32(rand, n * cols, 3));
     const outs: Float32Array[] = [];
     for (const k of [ka.kernels, kb.kernels]) {
-      const qx = arena.alloc(3 * n * cols, "qx"), dx = arena.alloc(n * cols / 8, "dx"), px = arena.alloc(n * cols / 8, "px");
-      k.quantize_q8(x, qx, dx, px, cols, n);
+      const qx = arena.alloc(2 * n * cols, "qx"), dx = arena.alloc(n * cols / 8, "dx"), px = arena.alloc(n * cols / 8, "px");
+      k.quantize_q16(x, qx, dx, px, cols, n);
       const out = arena.alloc(n * rows * 4, "out");
-      (k as unknown as Record<string, (...args: number[]) => void>)[`matmul_${dtype.toLowerCase()}x4`]!(out, w, qx, dx, px, rows, cols, n, 0, rows / 4);
+      (k as unknown as Record<string, (...args: number[]) => void>)[`matmul_${dtype.toLowerCase()}x4`]!(out, w, qx, dx, px, rows, cols, n, 0, rows / 4, rows);
       outs.push(arena.f32(out, n * rows).slice());
     }
     const differ = outs[0]!.findIndex((v, i) => !Object.is(v, outs[1]![i]));
