@@ -6,7 +6,8 @@ import type { GgufFile } from "../io/gguf.js";
 import type { SafetensorsFile } from "../io/safetensors.js";
 import { createReferenceKernels } from "../reference/kernels.js";
 import { Arena, createMemory } from "../runtime/arena.js";
-import { instantiateKernels, type Kernels, type KernelVariant, pickVariant } from "../runtime/kernels.js";
+import { instantiateKernels, type Kernels, type KernelVariant, pickVariant, variantBytes } from "../runtime/kernels.js";
+import { CONTROL_BYTES, type HelperHandle, type SpawnHelper, ThreadPool } from "../runtime/pool.js";
 import type { Config } from "./config.js";
 import { allocateRunState, runStateBytes, Transformer } from "./transformer.js";
 import { loadWeights, type SourceTensor, type WeightSource, weightBytes } from "./weights.js";
@@ -30,6 +31,13 @@ export interface EngineOptions {
   readonly variant?: KernelVariant;
   /** A precompiled kernel module, for hosts that forbid compiling WASM at run time (Cloudflare Workers). */
   readonly wasmModule?: WebAssembly.Module;
+  /**
+   * Threads computing each forward pass (default 1). More than one needs `spawnHelper` (the Node entry point
+   * provides worker_threads) and shared WebAssembly memory; results are bit-identical to one thread.
+   */
+  readonly threads?: number;
+  /** Starts a helper thread; see src/node/threads.ts (Node) and src/runtime/helper-thread.ts. */
+  readonly spawnHelper?: SpawnHelper;
 }
 
 export const DEFAULT_MAX_CONTEXT = 2048;
@@ -70,20 +78,32 @@ export async function createTransformer(config: Config, source: WeightSource, op
   }
   if (config.headDim % 2 !== 0) throw new ConfigError({ field: "headDim", expected: "an even head size for RoPE", actual: String(config.headDim) });
 
-  const planned = weightBytes(config, source, options) + runStateBytes(config, maxContext, maxBatch);
+  const threads = options.threads ?? 1;
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 64) {
+    throw new InputError({ file: "engine options", field: "threads", expected: "an integer in 1..64", actual: String(threads) });
+  }
+  const threaded = threads > 1 && options.kernels !== "reference";
+  if (threaded && options.spawnHelper === undefined) {
+    throw new InputError({ file: "engine options", field: "spawnHelper", expected: "a helper-thread launcher when threads > 1 (use ffnskip/node, or run with threads: 1)", actual: "none" });
+  }
+
+  const scoresBytes = config.numHeads * maxContext * 4;
+  const planned = weightBytes(config, source, options) + runStateBytes(config, maxContext, maxBatch) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
   const lowMemory = 1 << 20; // room for the kernel module's own static data below heap_base
-  const memory = createMemory(planned + lowMemory, false);
+  const memory = createMemory(planned + lowMemory, threaded);
   let kernels: Kernels;
+  let module: WebAssembly.Module | undefined;
   let heapBase = lowMemory;
   if (options.kernels === "reference") {
     kernels = createReferenceKernels(memory);
   } else {
     // A host-compiled module (Workers) is used as given; otherwise take the best build this engine runs correctly.
-    const variant = options.variant ?? (options.wasmModule !== undefined ? "simd" : await pickVariant(false));
+    const variant = options.variant ?? (options.wasmModule !== undefined ? "simd" : await pickVariant(threaded));
     if (variant === null) {
       kernels = createReferenceKernels(memory);
     } else {
-      const instance = await instantiateKernels(memory, variant, options.wasmModule);
+      module = options.wasmModule ?? (threaded ? await WebAssembly.compile(variantBytes(variant)) : undefined);
+      const instance = await instantiateKernels(memory, variant, module);
       kernels = instance.kernels;
       heapBase = Math.max(instance.heapBase, 64);
     }
@@ -92,5 +112,20 @@ export async function createTransformer(config: Config, source: WeightSource, op
   arena.ensure(heapBase + planned, "model");
   const weights = loadWeights(config, source, arena, kernels, options);
   const state = allocateRunState(config, arena, maxContext, maxBatch);
-  return new Transformer(config, weights, state, kernels, arena);
+  let pool: ThreadPool | null = null;
+  if (threaded && module !== undefined) {
+    const control = arena.alloc(CONTROL_BYTES, "thread control block");
+    const helpers: HelperHandle[] = [];
+    for (let part = 1; part < threads; part++) {
+      helpers.push(options.spawnHelper!({ memory, module, control, part, scores: arena.alloc(scoresBytes, `attention scores, thread ${part}`) }));
+    }
+    try {
+      await Promise.all(helpers.map((helper) => helper.ready));
+    } catch (error) {
+      for (const helper of helpers) helper.terminate();
+      throw error;
+    }
+    pool = new ThreadPool(memory, kernels, control, helpers, state.scores);
+  }
+  return new Transformer(config, weights, state, kernels, arena, pool);
 }

@@ -6,6 +6,7 @@ import { InputError } from "../errors.js";
 import type { DType } from "../io/dtype.js";
 import type { Arena } from "../runtime/arena.js";
 import type { Kernels, Ptr } from "../runtime/kernels.js";
+import type { ThreadPool, TiledKernelName } from "../runtime/pool.js";
 import type { Config } from "./config.js";
 import { ropeAngles, ropeInverseFrequencies } from "./rope.js";
 import type { Matrix, Projection, Weights } from "./weights.js";
@@ -89,7 +90,7 @@ const MATVEC: Readonly<Record<DType, keyof Kernels>> = {
 const MATMUL: Readonly<Record<DType, keyof Kernels>> = {
   F32: "matmul_f32", F16: "matmul_f16", BF16: "matmul_bf16", Q8_0: "matmul_q8_0", Q4_0: "matmul_q4_0", Q4_1: "matmul_q4_1",
 };
-const TILED: Readonly<Partial<Record<DType, keyof Kernels>>> = { Q8_0: "matmul_q8_0x4", Q4_0: "matmul_q4_0x4", Q4_1: "matmul_q4_1x4" };
+const TILED: Readonly<Partial<Record<DType, TiledKernelName>>> = { Q8_0: "matmul_q8_0x4", Q4_0: "matmul_q4_0x4", Q4_1: "matmul_q4_1x4" };
 const DEQUANT_ROW: Readonly<Record<DType, keyof Kernels>> = {
   F32: "dequant_row_f32", F16: "dequant_row_f16", BF16: "dequant_row_bf16", Q8_0: "dequant_row_q8_0", Q4_0: "dequant_row_q4_0", Q4_1: "dequant_row_q4_1",
 };
@@ -108,8 +109,20 @@ export class Transformer {
     readonly state: RunState,
     readonly kernels: Kernels,
     readonly arena: Arena,
+    /** Helper threads that split the big kernel calls, or null for one thread. */
+    readonly pool: ThreadPool | null = null,
   ) {
     this.invFreq = ropeInverseFrequencies(config);
+  }
+
+  /** Threads computing each forward pass (1 without a pool). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Stops helper threads; the transformer must not be used afterwards. */
+  close(): void {
+    this.pool?.close();
   }
 
   /**
@@ -173,9 +186,8 @@ export class Transformer {
         this.copyFloats(rowOf(s.vCache[l]!, kvDim, startPos + t), qkv + (qDim + kvDim) * this.f32Bytes, kvDim);
       }
       // Causal attention: token t attends to positions 0 .. startPos + t.
-      for (let t = 0; t < n; t++) {
-        k.attention(rowOf(s.att, qDim, t), rowOf(s.qkv, qkvDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
-      }
+      if (this.pool !== null) this.pool.attention(s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim);
+      else for (let t = 0; t < n; t++) k.attention(rowOf(s.att, qDim, t), rowOf(s.qkv, qkvDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
       // Output projection and residual.
       this.project(batched, [layer.wo], s.proj, h, s.att, n);
       k.add(s.x, s.x, s.proj, n * h);
@@ -216,7 +228,8 @@ export class Transformer {
     let offset = 0;
     for (const m of parts) {
       const target = out + offset * this.f32Bytes;
-      if (m.layout === "tiles4") (k[TILED[m.dtype]!] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
+      if (m.layout === "tiles4" && this.pool !== null) this.pool.tiled(TILED[m.dtype]!, target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, stride);
+      else if (m.layout === "tiles4") (k[TILED[m.dtype]!] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
       else if (batched) (k[MATMUL[m.dtype]] as MatmulKernel)(target, m.ptr, input, m.rows, cols, n, s.scratch, stride);
       else (k[MATVEC[m.dtype]] as MatvecKernel)(target, m.ptr, input, m.rows, cols);
       offset += m.rows;

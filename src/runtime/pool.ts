@@ -1,0 +1,190 @@
+// Threads: helper workers share the kernels' WebAssembly.Memory and split the big kernel calls with the main
+// thread. One job at a time, posted through a small control block in shared memory; everyone spins on it (an
+// Atomics.wait/notify round trip costs tens of microseconds, a token makes ~150 jobs), and helpers fall asleep
+// only after a couple of milliseconds without work. Every output element is computed by exactly one participant
+// with the same code, so results are bit-identical to a single thread.
+//
+// Control block (Int32 slots): SEQ job number, DONE finished helpers, SLEEPERS helpers in Atomics.wait,
+// KIND the job kind (or STOP), PARTS participants (helpers + main), MAIN_WAITING set while the main thread sleeps
+// on DONE (when its helpers are slow, e.g. descheduled on a busy machine), ARGS.. the job's arguments.
+
+import { ResourceError } from "../errors.js";
+import type { Kernels, Ptr } from "./kernels.js";
+
+export const SEQ = 0;
+export const DONE = 1;
+export const SLEEPERS = 2;
+export const KIND = 3;
+export const PARTS = 4;
+export const MAIN_WAITING = 5;
+export const ARGS = 6;
+export const CONTROL_SLOTS = 32;
+export const CONTROL_BYTES = CONTROL_SLOTS * 4;
+
+/** Job kinds a helper understands (see runShare). */
+export const JOB = { stop: 1, tiled: 2, attention: 3 } as const;
+/** Tiled matmul kernels by id, the order is part of the protocol. */
+export const TILED_KERNELS = ["matmul_q4_1x4", "matmul_q4_0x4", "matmul_q8_0x4"] as const;
+export type TiledKernelName = (typeof TILED_KERNELS)[number];
+
+/** [start, end) of `total` items for participant `part` of `parts` (contiguous, sizes differ by at most one). */
+export function share(total: number, part: number, parts: number): [number, number] {
+  return [Math.floor((total * part) / parts), Math.floor((total * (part + 1)) / parts)];
+}
+
+/**
+ * Runs participant `part`'s share of the job described by the control block. The main thread is participant 0,
+ * helper i is participant i + 1. `scores` is this participant's own attention scratch.
+ */
+export function runShare(kernels: Kernels, control: Int32Array, part: number, scores: Ptr): void {
+  const parts = control[PARTS]!;
+  const a = (i: number) => control[ARGS + i]!;
+  if (control[KIND] === JOB.tiled) {
+    // args: kernel id, out, w, qx, dx, px, rows, cols, n, outStride
+    const [tile0, tile1] = share(a(6) / 4, part, parts);
+    if (tile0 < tile1) kernels[TILED_KERNELS[a(0)]!](a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), tile0, tile1, a(9));
+  } else if (control[KIND] === JOB.attention) {
+    // args: out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride
+    // n tokens with causal lengths firstSeqLen + t: a single token splits its heads, a batch splits its tokens.
+    const n = a(9);
+    if (n === 1) {
+      const [h0, h1] = share(a(4), part, parts);
+      if (h0 < h1) kernels.attention(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), scores, h0, h1);
+    } else {
+      const [t0, t1] = share(n, part, parts);
+      for (let t = t0; t < t1; t++) {
+        kernels.attention(a(0) + t * a(10) * 4, a(1) + t * a(11) * 4, a(2), a(3), a(4), a(5), a(6), a(7), a(8) + t, scores, 0, a(4));
+      }
+    }
+  }
+}
+
+/** The host side of a worker: how to start one and hand it the memory and module. */
+export interface HelperHandle {
+  /** Settles when the helper has instantiated the kernels and entered its loop (rejects if it failed to). */
+  readonly ready: Promise<void>;
+  terminate(): void;
+}
+
+export type SpawnHelper = (init: HelperInit) => HelperHandle;
+
+export interface HelperInit {
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly control: Ptr;
+  /** This helper's participant index (1..helpers). */
+  readonly part: number;
+  /** This helper's attention scratch. */
+  readonly scores: Ptr;
+}
+
+const HELPER_TIMEOUT_MS = 30_000;
+
+export class ThreadPool {
+  private readonly control: Int32Array;
+  private seq = 0;
+  private canWait = true;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    private readonly kernels: Kernels,
+    controlPtr: Ptr,
+    private readonly helpers: readonly HelperHandle[],
+    /** The main thread's attention scratch. */
+    private readonly mainScores: Ptr,
+  ) {
+    if (!(memory.buffer instanceof SharedArrayBuffer)) {
+      throw new ResourceError({ field: "threads", expected: "a shared WebAssembly.Memory", actual: "an unshared one" });
+    }
+    this.control = new Int32Array(memory.buffer, controlPtr, CONTROL_SLOTS);
+  }
+
+  /** Participants: the main thread and its helpers. */
+  get threads(): number {
+    return this.helpers.length + 1;
+  }
+
+  tiled(kernel: TiledKernelName, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, outStride: number): void {
+    this.run(JOB.tiled, [TILED_KERNELS.indexOf(kernel), out, w, qx, dx, px, rows, cols, n, outStride]);
+  }
+
+  /** Attention for n tokens: token t's query at q + t*qStride floats, output at out + t*outStride floats. */
+  attention(out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, firstSeqLen: number, n: number, outStride: number, qStride: number): void {
+    this.run(JOB.attention, [out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride]);
+  }
+
+  /** Stops the helpers; the pool cannot be used afterwards. */
+  close(): void {
+    const c = this.control;
+    c[KIND] = JOB.stop;
+    Atomics.store(c, SEQ, ++this.seq);
+    Atomics.notify(c, SEQ);
+    for (const helper of this.helpers) helper.terminate();
+  }
+
+  private run(kind: number, args: number[]): void {
+    const c = this.control;
+    c[KIND] = kind;
+    c[PARTS] = this.threads;
+    for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i]!;
+    Atomics.store(c, DONE, 0);
+    Atomics.store(c, SEQ, ++this.seq);
+    if (Atomics.load(c, SLEEPERS) > 0) Atomics.notify(c, SEQ);
+    runShare(this.kernels, c, 0, this.mainScores);
+    const helpers = this.helpers.length;
+    // Spin: the helpers are on other cores and usually finish within microseconds of us. If they do not (a busy
+    // machine descheduled them), sleep on DONE instead of burning the core they need, where the host allows it.
+    // A helper that died would hang us (its error event cannot arrive while we block), so give up eventually.
+    let spins = 0;
+    let started = 0;
+    while (Atomics.load(c, DONE) < helpers) {
+      if (++spins % 4096 !== 0) continue;
+      const now = performance.now();
+      if (started === 0) started = now;
+      else if (now - started > HELPER_TIMEOUT_MS) {
+        throw new ResourceError({ field: "helper threads", expected: `every helper to finish a job within ${HELPER_TIMEOUT_MS / 1000} s`, actual: `${Atomics.load(c, DONE)} of ${helpers} finished` });
+      } else if (now - started > 0.2 && this.canWait) {
+        const done = Atomics.load(c, DONE);
+        Atomics.store(c, MAIN_WAITING, 1);
+        if (done < helpers) {
+          try {
+            Atomics.wait(c, DONE, done, 5);
+          } catch {
+            this.canWait = false; // a browser's main thread may not block
+          }
+        }
+        Atomics.store(c, MAIN_WAITING, 0);
+      }
+    }
+  }
+}
+
+/**
+ * A helper's loop: wait for a new job, run its share, report done; sleep in Atomics.wait after ~2 ms idle.
+ * Returns when the pool posts STOP.
+ */
+export function helperLoop(kernels: Kernels, control: Int32Array, part: number, scores: Ptr): void {
+  // Jobs are numbered from 1; starting from 0 (not from whatever SEQ holds now) makes a job posted before this
+  // helper got here still count as new.
+  let seen = 0;
+  while (true) {
+    let spins = 0;
+    let idleSince = 0;
+    while (Atomics.load(control, SEQ) === seen) {
+      if (++spins % 4096 !== 0) continue;
+      const now = performance.now();
+      if (idleSince === 0) idleSince = now;
+      else if (now - idleSince > 2) {
+        Atomics.add(control, SLEEPERS, 1);
+        if (Atomics.load(control, SEQ) === seen) Atomics.wait(control, SEQ, seen);
+        Atomics.sub(control, SLEEPERS, 1);
+        idleSince = 0;
+      }
+    }
+    seen = Atomics.load(control, SEQ);
+    if (control[KIND] === JOB.stop) return;
+    runShare(kernels, control, part, scores);
+    Atomics.add(control, DONE, 1);
+    if (Atomics.load(control, MAIN_WAITING) !== 0) Atomics.notify(control, DONE);
+  }
+}
