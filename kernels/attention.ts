@@ -62,21 +62,37 @@ export function attention(out: usize, q: usize, kCache: usize, vCache: usize, nH
       store<f32>(sc + (<usize>t << 2), dot_f32(qh, kBase + <usize>t * strideBytes, headDim) * scale);
     }
     softmax(sc, seqLen);
+    // Σ_t p_t v_t, 16 output values at a time held in registers across all positions (same order of additions
+    // as a plain running sum over t, so results do not depend on the blocking).
     const oh = out + <usize>h * headBytes;
-    memory.fill(oh, 0, headBytes);
-    for (let t = 0; t < seqLen; t++) {
-      const p = load<f32>(sc + (<usize>t << 2));
-      const pv = f32x4.splat(p);
-      const vt = vBase + <usize>t * strideBytes;
-      let i = 0;
-      for (; i + 4 <= headDim; i += 4) {
-        const o = <usize>i << 2;
-        v128.store(oh + o, f32x4.add(v128.load(oh + o), f32x4.mul(pv, v128.load(vt + o))));
+    let i = 0;
+    for (; i + 16 <= headDim; i += 16) {
+      const o = <usize>i << 2;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let vt = vBase + o;
+      for (let t = 0; t < seqLen; t++, vt += strideBytes) {
+        const pv = f32x4.splat(load<f32>(sc + (<usize>t << 2)));
+        a0 = f32x4.add(a0, f32x4.mul(pv, v128.load(vt)));
+        a1 = f32x4.add(a1, f32x4.mul(pv, v128.load(vt, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(pv, v128.load(vt, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(pv, v128.load(vt, 48)));
       }
-      for (; i < headDim; i++) {
-        const o = <usize>i << 2;
-        store<f32>(oh + o, load<f32>(oh + o) + p * load<f32>(vt + o));
-      }
+      v128.store(oh + o, a0);
+      v128.store(oh + o, a1, 16);
+      v128.store(oh + o, a2, 32);
+      v128.store(oh + o, a3, 48);
+    }
+    for (; i + 4 <= headDim; i += 4) {
+      const o = <usize>i << 2;
+      let a = f32x4.splat(0);
+      for (let t = 0; t < seqLen; t++) a = f32x4.add(a, f32x4.mul(f32x4.splat(load<f32>(sc + (<usize>t << 2))), v128.load(vBase + <usize>t * strideBytes + o)));
+      v128.store(oh + o, a);
+    }
+    for (; i < headDim; i++) {
+      const o = <usize>i << 2;
+      let a: f32 = 0;
+      for (let t = 0; t < seqLen; t++) a += load<f32>(sc + (<usize>t << 2)) * load<f32>(vBase + <usize>t * strideBytes + o);
+      store<f32>(oh + o, a);
     }
   }
 }
