@@ -12,6 +12,32 @@
   return reinterpret<f32>(sign | reinterpret<u32>(reinterpret<f32>(em << 13) * reinterpret<f32>(0x77800000)));
 }
 
+/** f32 to IEEE half bits, round to nearest even; overflow gives inf, NaN stays NaN. */
+// @ts-ignore: decorator
+@inline export function f32_to_f16(x: f32): u32 {
+  const bits = reinterpret<u32>(x);
+  const sign = (bits >> 16) & 0x8000;
+  const exponent = <i32>((bits >> 23) & 0xff);
+  let mantissa = bits & 0x7fffff;
+  if (exponent == 0xff) return sign | 0x7c00 | (mantissa != 0 ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = <u32>(14 - e);
+    let half = mantissa >> shift;
+    const rest = mantissa & ((<u32>1 << shift) - 1);
+    const halfway = <u32>1 << (shift - 1);
+    if (rest > halfway || (rest == halfway && (half & 1) != 0)) half++;
+    return sign | half;
+  }
+  let h = (<u32>e << 10) | (mantissa >> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) h++; // a carry into the exponent is still correct
+  return sign | h;
+}
+
 /** Four f16 values (u16 lanes zero-extended to i32x4) to f32x4; inf/NaN halves are not expected in weights. */
 // @ts-ignore: decorator
 @inline export function f16x4_to_f32x4(h: v128): v128 {

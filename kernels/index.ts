@@ -7,7 +7,7 @@ export { matmul_f32, matmul_f16, matmul_bf16, matmul_q8_0, matmul_q4_0, matmul_q
 export { quantize_q16, matmul_q4_1x4, matmul_q4_0x4, matmul_q8_0x4, dequant_row_q4_1x4, dequant_row_q4_0x4, dequant_row_q8_0x4, kernel_selftest } from "./qmatmul";
 export { rmsnorm } from "./norm";
 export { rope } from "./rope";
-export { softmax, attention } from "./attention";
+export { softmax, attention, attention_f16kv, store_f16 } from "./attention";
 export { add, swiglu, residual_add_cosine } from "./elementwise";
 
 /** First byte the host may use: everything below belongs to the module's own static data. */

@@ -48,6 +48,26 @@ for (const dtype of ["Q8_0", "Q4_0", "Q4_1"] as TinyGgufDType[]) {
   });
 }
 
+test("f16 KV cache: WASM equals the twins; close to the f32 cache (keys and values rounded to half precision)", async () => {
+  const parsed = parseModelSource({ gguf: tinyLlamaGgufBytes({ dtype: "Q4_1" }).bytes });
+  const half = await createTransformer(parsed.config, parsed.weights, { maxContext: 64, kvCache: "f16" });
+  const halfTwin = await createTransformer(parsed.config, parsed.weights, { maxContext: 64, kvCache: "f16", kernels: "reference" });
+  const full = await createTransformer(parsed.config, parsed.weights, { maxContext: 64, kvCache: "f32" });
+  assert.is(half.state.kvCache, "f16");
+  const a = half.prefill(ids, 0, "all");
+  const b = halfTwin.prefill(ids, 0, "all");
+  const f = full.prefill(ids, 0, "all");
+  let twinErr = 0;
+  let cacheErr = 0;
+  for (let i = 0; i < a.length; i++) {
+    twinErr = Math.max(twinErr, Math.abs(a[i]! - b[i]!));
+    cacheErr = Math.max(cacheErr, Math.abs(a[i]! - f[i]!));
+  }
+  assert.ok(twinErr <= 1e-3, `f16 cache: WASM vs twin ${twinErr}`);
+  // Half precision keeps 11 significant bits: relative rounding <= 2^-11 per cached value.
+  assert.ok(cacheErr > 0 && cacheErr <= 1e-2, `f16 vs f32 cache: ${cacheErr}`);
+});
+
 if (!existsSync(DEFAULT_MODEL_PATH)) {
   test("SmolLM2 fast vs exact", () => console.log(`  skipped: ${DEFAULT_MODEL_PATH} is missing (npx ffnskip pull smollm2)`));
 } else {

@@ -298,6 +298,39 @@ other("attention (GQA, several lengths, head ranges)", () => {
   }
 });
 
+other("store_f16 rounds like the reference (incl. subnormals, overflow, signed zero); attention_f16kv equals its twin", () => {
+  const rand = mulberry32(12);
+  const arena = freshArena();
+  const special = new Float32Array([0, -0, 1, -1, 65504, 65520, 1e6, -1e6, 6.1e-5, 5.96e-8, 2.98e-8, 3e-8, 1e-9, 0.333333, Infinity, -Infinity, NaN]);
+  const values = new Float32Array(special.length + 4096 + 3);
+  values.set(special);
+  values.set(randomF32(rand, 4096 + 3, 100), special.length);
+  const src = put(arena, values, "src");
+  const a = arena.alloc(values.length * 2, "a"), b = arena.alloc(values.length * 2, "b");
+  simd.store_f16(a, src, values.length);
+  twin.store_f16(b, src, values.length);
+  assert.equal(Array.from(new Uint16Array(memory.buffer, a, values.length)), Array.from(new Uint16Array(memory.buffer, b, values.length)));
+  for (let it = 0; it < ITERATIONS; it++) {
+    for (const { nHeads, nKvHeads, headDim } of [{ nHeads: 4, nKvHeads: 2, headDim: 18 }, { nHeads: 9, nKvHeads: 3, headDim: 64 }]) {
+      for (const seqLen of [1, 17, 300]) {
+        const ar = freshArena();
+        const kvStride = nKvHeads * headDim;
+        const q = put(ar, randomF32(rand, nHeads * headDim, 2), "q");
+        const k32 = put(ar, randomF32(rand, seqLen * kvStride, 2), "k32");
+        const v32 = put(ar, randomF32(rand, seqLen * kvStride, 1), "v32");
+        const k = ar.alloc(seqLen * kvStride * 2, "k"), v = ar.alloc(seqLen * kvStride * 2, "v");
+        simd.store_f16(k, k32, seqLen * kvStride);
+        simd.store_f16(v, v32, seqLen * kvStride);
+        const scores = ar.alloc(nHeads * seqLen * 4, "scores");
+        const outA = ar.alloc(nHeads * headDim * 4, "outA"), outB = ar.alloc(nHeads * headDim * 4, "outB");
+        simd.attention_f16kv(outA, q, k, v, nHeads, nKvHeads, headDim, kvStride, seqLen, scores, 0, nHeads);
+        twin.attention_f16kv(outB, q, k, v, nHeads, nKvHeads, headDim, kvStride, seqLen, scores, 0, nHeads);
+        assertClose(ar.f32(outA, nHeads * headDim), ar.f32(outB, nHeads * headDim), () => 1e-5, `attention_f16kv ${nHeads}/${nKvHeads}x${headDim} len ${seqLen}`);
+      }
+    }
+  }
+});
+
 other("add, swiglu, residual_add_cosine", () => {
   const rand = mulberry32(11);
   for (let it = 0; it < ITERATIONS; it++) {

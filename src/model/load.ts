@@ -9,7 +9,7 @@ import { Arena, createMemory } from "../runtime/arena.js";
 import { instantiateKernels, type Kernels, type KernelVariant, pickVariant, variantBytes } from "../runtime/kernels.js";
 import { CONTROL_BYTES, type HelperHandle, type SpawnHelper, ThreadPool } from "../runtime/pool.js";
 import type { Config } from "./config.js";
-import { allocateRunState, runStateBytes, Transformer } from "./transformer.js";
+import { allocateRunState, type KvCacheFormat, runStateBytes, Transformer } from "./transformer.js";
 import { loadWeights, type SourceTensor, type WeightSource, weightBytes } from "./weights.js";
 
 export interface EngineOptions {
@@ -17,6 +17,8 @@ export interface EngineOptions {
   readonly maxContext?: number;
   /** Tokens per forward() call during prefill. Default 64. */
   readonly maxBatch?: number;
+  /** KV cache element format: "f32" (default) or "f16" (half the memory; keys and values rounded to half). */
+  readonly kvCache?: KvCacheFormat;
   /**
    * "fast" (default): quantized matrices repacked into tiles and multiplied with int8-quantized activations, as
    * llama.cpp does. "exact": weights in the file's layout, dequantized in registers against f32 activations (the
@@ -78,6 +80,10 @@ export async function createTransformer(config: Config, source: WeightSource, op
   }
   if (config.headDim % 2 !== 0) throw new ConfigError({ field: "headDim", expected: "an even head size for RoPE", actual: String(config.headDim) });
 
+  const kvCache = options.kvCache ?? "f32";
+  if (kvCache !== "f32" && kvCache !== "f16") {
+    throw new InputError({ file: "engine options", field: "kvCache", expected: '"f32" or "f16"', actual: String(kvCache) });
+  }
   const threads = options.threads ?? 1;
   if (!Number.isSafeInteger(threads) || threads < 1 || threads > 64) {
     throw new InputError({ file: "engine options", field: "threads", expected: "an integer in 1..64", actual: String(threads) });
@@ -88,7 +94,7 @@ export async function createTransformer(config: Config, source: WeightSource, op
   }
 
   const scoresBytes = config.numHeads * maxContext * 4;
-  const planned = weightBytes(config, source, options) + runStateBytes(config, maxContext, maxBatch) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
+  const planned = weightBytes(config, source, options) + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
   const lowMemory = 1 << 20; // room for the kernel module's own static data below heap_base
   const memory = createMemory(planned + lowMemory, threaded);
   let kernels: Kernels;
@@ -111,7 +117,7 @@ export async function createTransformer(config: Config, source: WeightSource, op
   const arena = new Arena(memory, heapBase);
   arena.ensure(heapBase + planned, "model");
   const weights = loadWeights(config, source, arena, kernels, options);
-  const state = allocateRunState(config, arena, maxContext, maxBatch);
+  const state = allocateRunState(config, arena, maxContext, maxBatch, kvCache);
   let pool: ThreadPool | null = null;
   if (threaded && module !== undefined) {
     const control = arena.alloc(CONTROL_BYTES, "thread control block");

@@ -41,16 +41,20 @@ export interface RunState {
   readonly qx: Ptr; // i16[maxBatch][widest input]: quantized activations for the tiled kernels
   readonly dx: Ptr; // f32[maxBatch][widest / 32] their block scales
   readonly px: Ptr; // f32[maxBatch][widest / 32] their block sums
-  readonly kCache: readonly Ptr[]; // per layer f32[maxContext][kvDim], rows in position order
+  readonly kvCache: KvCacheFormat; // element format of the caches
+  readonly kCache: readonly Ptr[]; // per layer [maxContext][kvDim] f32 or f16, rows in position order
   readonly vCache: readonly Ptr[]; // per layer, same layout
 }
 
+/** Element format of the KV cache: f32, or f16 for half the memory (values rounded to half precision). */
+export type KvCacheFormat = "f32" | "f16";
+
 /** Bytes allocateRunState() will take, for planning memory before loading. */
-export function runStateBytes(config: Config, maxContext: number, maxBatch: number): number {
-  return runStateLayout(config, maxContext, maxBatch).reduce((sum, [, bytes]) => sum + Math.ceil(bytes / 64) * 64, 0);
+export function runStateBytes(config: Config, maxContext: number, maxBatch: number, kvCache: KvCacheFormat = "f32"): number {
+  return runStateLayout(config, maxContext, maxBatch, kvCache).reduce((sum, [, bytes]) => sum + Math.ceil(bytes / 64) * 64, 0);
 }
 
-function runStateLayout(config: Config, maxContext: number, maxBatch: number): [string, number][] {
+function runStateLayout(config: Config, maxContext: number, maxBatch: number, kvCache: KvCacheFormat): [string, number][] {
   const f = 4;
   const qDim = config.numHeads * config.headDim;
   const kvDim = config.numKvHeads * config.headDim;
@@ -63,19 +67,20 @@ function runStateLayout(config: Config, maxContext: number, maxBatch: number): [
     ["ropeSin", maxBatch * (config.headDim / 2) * f], ["scratch", 4 * widest * f],
     ["qx", maxBatch * 2 * widest], ["dx", maxBatch * Math.ceil(widest / 32) * f], ["px", maxBatch * Math.ceil(widest / 32) * f],
   ];
-  for (let l = 0; l < config.numLayers; l++) layout.push([`kCache${l}`, maxContext * kvDim * f], [`vCache${l}`, maxContext * kvDim * f]);
+  const kv = kvCache === "f16" ? 2 : 4;
+  for (let l = 0; l < config.numLayers; l++) layout.push([`kCache${l}`, maxContext * kvDim * kv], [`vCache${l}`, maxContext * kvDim * kv]);
   return layout;
 }
 
-export function allocateRunState(config: Config, arena: Arena, maxContext: number, maxBatch: number): RunState {
+export function allocateRunState(config: Config, arena: Arena, maxContext: number, maxBatch: number, kvCache: KvCacheFormat = "f32"): RunState {
   const ptr: Record<string, Ptr> = {};
-  for (const [name, bytes] of runStateLayout(config, maxContext, maxBatch)) ptr[name] = arena.alloc(bytes, name);
+  for (const [name, bytes] of runStateLayout(config, maxContext, maxBatch, kvCache)) ptr[name] = arena.alloc(bytes, name);
   const layers = Array.from({ length: config.numLayers }, (_, l) => l);
   return Object.freeze({
     maxContext, maxBatch,
     x: ptr.x!, xb: ptr.xb!, qkv: ptr.qkv!, att: ptr.att!, proj: ptr.proj!, gateUp: ptr.gateUp!, ffnAct: ptr.ffnAct!,
     logits: ptr.logits!, scores: ptr.scores!, ropeCos: ptr.ropeCos!, ropeSin: ptr.ropeSin!, scratch: ptr.scratch!,
-    qx: ptr.qx!, dx: ptr.dx!, px: ptr.px!,
+    qx: ptr.qx!, dx: ptr.dx!, px: ptr.px!, kvCache,
     kCache: layers.map((l) => ptr[`kCache${l}`]!), vCache: layers.map((l) => ptr[`vCache${l}`]!),
   });
 }
@@ -182,12 +187,13 @@ export class Transformer {
         // RoPE on the query heads and the key heads, which sit next to each other in the row.
         k.rope(qkv, c.numHeads + c.numKvHeads, c.headDim, rowOf(s.ropeCos, c.headDim / 2, t), rowOf(s.ropeSin, c.headDim / 2, t));
         // Keys and values into this position's row of the layer's KV cache.
-        this.copyFloats(rowOf(s.kCache[l]!, kvDim, startPos + t), qkv + qDim * this.f32Bytes, kvDim);
-        this.copyFloats(rowOf(s.vCache[l]!, kvDim, startPos + t), qkv + (qDim + kvDim) * this.f32Bytes, kvDim);
+        this.storeKv(s.kCache[l]!, startPos + t, qkv + qDim * this.f32Bytes);
+        this.storeKv(s.vCache[l]!, startPos + t, qkv + (qDim + kvDim) * this.f32Bytes);
       }
       // Causal attention: token t attends to positions 0 .. startPos + t.
-      if (this.pool !== null) this.pool.attention(s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim);
-      else for (let t = 0; t < n; t++) k.attention(rowOf(s.att, qDim, t), rowOf(s.qkv, qkvDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
+      const f16 = s.kvCache === "f16";
+      if (this.pool !== null) this.pool.attention(f16, s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim);
+      else for (let t = 0; t < n; t++) (f16 ? k.attention_f16kv : k.attention)(rowOf(s.att, qDim, t), rowOf(s.qkv, qkvDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
       // Output projection and residual.
       this.project(batched, [layer.wo], s.proj, h, s.att, n);
       k.add(s.x, s.x, s.proj, n * h);
@@ -241,8 +247,11 @@ export class Transformer {
     else (this.kernels[DEQUANT_ROW[m.dtype]] as (o: Ptr, w: Ptr, c: number) => void)(out, m.ptr + row * m.rowBytes, m.cols);
   }
 
-  private copyFloats(to: Ptr, from: Ptr, count: number): void {
-    new Uint8Array(this.arena.memory.buffer).copyWithin(to, from, from + count * this.f32Bytes);
+  /** Writes one position's keys or values (kvDim f32 at `from`) into row `position` of a cache. */
+  private storeKv(cache: Ptr, position: number, from: Ptr): void {
+    const kvDim = this.config.numKvHeads * this.config.headDim;
+    if (this.state.kvCache === "f16") this.kernels.store_f16(cache + position * kvDim * 2, from, kvDim);
+    else new Uint8Array(this.arena.memory.buffer).copyWithin(cache + position * kvDim * 4, from, from + kvDim * 4);
   }
 
   private writeRopeAngles(startPos: number, n: number): void {

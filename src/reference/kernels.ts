@@ -6,7 +6,7 @@ import type { DType } from "../io/dtype.js";
 import { DTYPES } from "../io/dtype.js";
 import type { Kernels, Ptr } from "../runtime/kernels.js";
 import { TILE_BLOCK_BYTES, type TiledDType } from "../model/repack.js";
-import { dequantize, f16ToF32 } from "./quant.js";
+import { dequantize, f16ToF32, f32ToF16 } from "./quant.js";
 
 /** Element order of a block's i16 activations (kernels/qmatmul.ts): even then odd of 0..15, then of 16..31. */
 const DEINTERLEAVED = [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 16, 18, 20, 22, 24, 26, 28, 30, 17, 19, 21, 23, 25, 27, 29, 31];
@@ -44,6 +44,32 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
   }
 
   const u16 = (ptr: Ptr) => new DataView(memory.buffer).getUint16(ptr, true);
+
+  /** Attention with caches read through `cache` (f32 views, or f16 widened to f32). */
+  function attention(cache: (ptr: Ptr, n: number) => Float32Array, out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, seqLen: number, h0: number, h1: number): void {
+    const group = nHeads / nKvHeads;
+    const qs = f32(q, nHeads * headDim).slice();
+    const ks = cache(kCache, seqLen * kvStride);
+    const vs = cache(vCache, seqLen * kvStride);
+    const o = f32(out, nHeads * headDim);
+    for (let h = h0; h < h1; h++) {
+      const g = Math.floor(h / group);
+      const scores: number[] = [];
+      for (let t = 0; t < seqLen; t++) {
+        let dot = 0;
+        for (let i = 0; i < headDim; i++) dot += qs[h * headDim + i]! * ks[t * kvStride + g * headDim + i]!;
+        scores.push(dot / Math.sqrt(headDim));
+      }
+      const max = Math.max(...scores);
+      const exps = scores.map((s) => Math.exp(s - max));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < headDim; i++) {
+        let acc = 0;
+        for (let t = 0; t < seqLen; t++) acc += (exps[t]! / sum) * vs[t * kvStride + g * headDim + i]!;
+        o[h * headDim + i] = acc;
+      }
+    }
+  }
 
   /** Quants (as integers) and scales of row `within` (0..3) of a tile block at p. */
   function tileRow(dtype: TiledDType, p: Ptr, within: number): { q: number[]; d: number; m: number } {
@@ -168,29 +194,17 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       for (let i = 0; i < n; i++) v[i] = exps[i]! / sum;
     },
 
-    attention(out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, seqLen, _scores, h0, h1) {
-      const group = nHeads / nKvHeads;
-      const qs = f32(q, nHeads * headDim);
-      const ks = f32(kCache, seqLen * kvStride);
-      const vs = f32(vCache, seqLen * kvStride);
-      const o = f32(out, nHeads * headDim);
-      for (let h = h0; h < h1; h++) {
-        const g = Math.floor(h / group);
-        const scores: number[] = [];
-        for (let t = 0; t < seqLen; t++) {
-          let dot = 0;
-          for (let i = 0; i < headDim; i++) dot += qs[h * headDim + i]! * ks[t * kvStride + g * headDim + i]!;
-          scores.push(dot / Math.sqrt(headDim));
-        }
-        const max = Math.max(...scores);
-        const exps = scores.map((s) => Math.exp(s - max));
-        const sum = exps.reduce((a, b) => a + b, 0);
-        for (let i = 0; i < headDim; i++) {
-          let acc = 0;
-          for (let t = 0; t < seqLen; t++) acc += (exps[t]! / sum) * vs[t * kvStride + g * headDim + i]!;
-          o[h * headDim + i] = acc;
-        }
-      }
+    attention: (out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, seqLen, _scores, h0, h1) => {
+      attention((ptr, n) => f32(ptr, n), out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, seqLen, h0, h1);
+    },
+    attention_f16kv: (out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, seqLen, _scores, h0, h1) => {
+      const halves = (ptr: Ptr, n: number) => Float32Array.from(new Uint16Array(memory.buffer, ptr, n), f16ToF32);
+      attention(halves, out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, seqLen, h0, h1);
+    },
+    store_f16(dst, src, n) {
+      const values = f32(src, n).slice();
+      const out = new Uint16Array(memory.buffer, dst, n);
+      for (let i = 0; i < n; i++) out[i] = f32ToF16(values[i]!);
     },
 
     add(out, a, b, n) {

@@ -45,6 +45,8 @@ export interface Kernels {
   // kernels/attention.ts
   softmax(x: Ptr, n: number): void;
   attention(out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, seqLen: number, scores: Ptr, h0: number, h1: number): void;
+  attention_f16kv(out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, seqLen: number, scores: Ptr, h0: number, h1: number): void;
+  store_f16(dst: Ptr, src: Ptr, n: number): void;
   // kernels/elementwise.ts
   add(out: Ptr, a: Ptr, b: Ptr, n: number): void;
   swiglu(out: Ptr, gate: Ptr, up: Ptr, n: number): void;

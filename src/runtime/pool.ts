@@ -44,16 +44,17 @@ export function runShare(kernels: Kernels, control: Int32Array, part: number, sc
     const [tile0, tile1] = share(a(6) / 4, part, parts);
     if (tile0 < tile1) kernels[TILED_KERNELS[a(0)]!](a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), tile0, tile1, a(9));
   } else if (control[KIND] === JOB.attention) {
-    // args: out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride
+    // args: out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16
     // n tokens with causal lengths firstSeqLen + t: a single token splits its heads, a batch splits its tokens.
     const n = a(9);
+    const attention = a(12) === 1 ? kernels.attention_f16kv : kernels.attention;
     if (n === 1) {
       const [h0, h1] = share(a(4), part, parts);
-      if (h0 < h1) kernels.attention(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), scores, h0, h1);
+      if (h0 < h1) attention(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), scores, h0, h1);
     } else {
       const [t0, t1] = share(n, part, parts);
       for (let t = t0; t < t1; t++) {
-        kernels.attention(a(0) + t * a(10) * 4, a(1) + t * a(11) * 4, a(2), a(3), a(4), a(5), a(6), a(7), a(8) + t, scores, 0, a(4));
+        attention(a(0) + t * a(10) * 4, a(1) + t * a(11) * 4, a(2), a(3), a(4), a(5), a(6), a(7), a(8) + t, scores, 0, a(4));
       }
     }
   }
@@ -109,8 +110,8 @@ export class ThreadPool {
   }
 
   /** Attention for n tokens: token t's query at q + t*qStride floats, output at out + t*outStride floats. */
-  attention(out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, firstSeqLen: number, n: number, outStride: number, qStride: number): void {
-    this.run(JOB.attention, [out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride]);
+  attention(f16Cache: boolean, out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, firstSeqLen: number, n: number, outStride: number, qStride: number): void {
+    this.run(JOB.attention, [out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16Cache ? 1 : 0]);
   }
 
   /** Stops the helpers; the pool cannot be used afterwards. */
