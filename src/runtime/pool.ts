@@ -80,11 +80,16 @@ export interface HelperInit {
 }
 
 const HELPER_TIMEOUT_MS = 30_000;
+/** Consecutive jobs with lagging helpers before the main thread works alone, and for how many jobs (~15 tokens). */
+const LAGGING_JOBS_BEFORE_SOLO = 8;
+const SOLO_JOBS = 2048;
 
 export class ThreadPool {
   private readonly control: Int32Array;
   private seq = 0;
   private canWait = true;
+  private laggingJobs = 0;
+  private soloJobs = 0;
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -126,12 +131,37 @@ export class ThreadPool {
   private run(kind: number, args: number[]): void {
     const c = this.control;
     c[KIND] = kind;
-    c[PARTS] = this.threads;
     for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i]!;
+    if (this.soloJobs > 0) {
+      // Helpers have been lagging (no free core): run whole jobs here for a while, same numbers either way.
+      this.soloJobs--;
+      c[PARTS] = 1;
+      runShare(this.kernels, c, 0, this.mainScores);
+      return;
+    }
+    c[PARTS] = this.threads;
     Atomics.store(c, DONE, 0);
     Atomics.store(c, SEQ, ++this.seq);
     if (Atomics.load(c, SLEEPERS) > 0) Atomics.notify(c, SEQ);
+    const start = performance.now();
     runShare(this.kernels, c, 0, this.mainScores);
+    const ownDone = performance.now();
+    this.waitForHelpers();
+    // A helper finishing far later than we did is not getting a core (a busy machine): waiting for it would make
+    // threads slower than one thread, so after several such jobs in a row, go solo for a while, then try again.
+    const lag = performance.now() - ownDone;
+    if (lag > 4 * (ownDone - start) + 0.05) {
+      if (++this.laggingJobs >= LAGGING_JOBS_BEFORE_SOLO) {
+        this.soloJobs = SOLO_JOBS;
+        this.laggingJobs = 0;
+      }
+    } else {
+      this.laggingJobs = 0;
+    }
+  }
+
+  private waitForHelpers(): void {
+    const c = this.control;
     const helpers = this.helpers.length;
     // Spin: the helpers are on other cores and usually finish within microseconds of us. If they do not (a busy
     // machine descheduled them), sleep on DONE instead of burning the core they need, where the host allows it.
