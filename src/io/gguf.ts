@@ -57,9 +57,15 @@ const MIN_KV_BYTES = 8 + 4 + 1; // empty key, type, smallest value
 const MIN_TENSOR_INFO_BYTES = 8 + 4 + 8 + 4 + 8; // empty name, n_dims, one dim, type, offset
 const SCALAR_BYTES: Readonly<Record<number, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
-/** Parses a GGUF file held in memory. `file` names it in errors. */
-export function readGguf(bytes: Uint8Array, file = "model.gguf"): GgufFile {
+/**
+ * Parses a GGUF file held in memory. `file` names it in errors. With `fileLength`, `bytes` may be just a prefix of
+ * the file (enough for the header and tensor table: a model being streamed in); tensor data is then checked against
+ * `fileLength` (Infinity when the length is not known: the loader checks the data arrives).
+ */
+export function readGguf(bytes: Uint8Array, file = "model.gguf", fileLength = bytes.byteLength): GgufFile {
   const r = new ByteReader(bytes, file);
+  // The tensor table is checked against the whole file's size; bounded by wasm32's 4 GiB when it is unknown.
+  const limit = Math.min(fileLength, 2 ** 32);
   const magic = r.u32("magic");
   if (magic !== MAGIC) {
     throw new FormatError({ file, field: "magic", expected: 'the bytes "GGUF"', actual: `0x${magic.toString(16).padStart(8, "0")}` });
@@ -105,7 +111,7 @@ export function readGguf(bytes: Uint8Array, file = "model.gguf"): GgufFile {
     let count = 1;
     for (let d = 0; d < nDims; d++) {
       const dim = r.u64(`${name}.dims[${d}]`);
-      if (dim < 1n || dim > BigInt(bytes.byteLength) * 2n) {
+      if (dim < 1n || dim > BigInt(limit) * 2n) {
         throw new FormatError({ file, field: `${name}.dims[${d}]`, expected: "a size between 1 and what the file can hold", actual: `${dim}` });
       }
       ne.push(Number(dim));
@@ -119,7 +125,7 @@ export function readGguf(bytes: Uint8Array, file = "model.gguf"): GgufFile {
         actual: GGML_TYPES[typeId] ?? `unknown ggml type id ${typeId}`,
       });
     }
-    const relOffset = r.u64AsNumber(`${name}.offset`, bytes.byteLength);
+    const relOffset = r.u64AsNumber(`${name}.offset`, limit);
     if (relOffset % alignment !== 0) {
       throw new FormatError({ file, field: `${name}.offset`, expected: `a multiple of the alignment ${alignment}`, actual: String(relOffset) });
     }
@@ -128,22 +134,22 @@ export function readGguf(bytes: Uint8Array, file = "model.gguf"): GgufFile {
       throw new FormatError({ file, field: `${name}.dims[0]`, expected: `a multiple of ${DTYPES[dtype].blockValues} for ${dtype}`, actual: String(ne[0]) });
     }
     const byteLength = perRow * (count / ne[0]!);
-    if (!Number.isSafeInteger(byteLength) || byteLength > bytes.byteLength) {
+    if (!Number.isSafeInteger(byteLength) || byteLength > limit) {
       throw new FormatError({ file, field: `${name}.dims`, expected: "a tensor no larger than the file", actual: `[${ne.join(", ")}] (${byteLength} bytes)` });
     }
     infos.push({ name, dtype, shape: ne.slice().reverse(), relOffset, byteLength });
   }
 
   const dataOffset = Math.ceil(r.offset / alignment) * alignment;
-  if (dataOffset > bytes.byteLength) {
-    throw new FormatError({ file, field: "tensor data", expected: `data to start at offset ${dataOffset}`, actual: `a file of ${bytes.byteLength} bytes` });
+  if (dataOffset > limit) {
+    throw new FormatError({ file, field: "tensor data", expected: `data to start at offset ${dataOffset}`, actual: `a file of ${fileLength} bytes` });
   }
   const tensors: GgufTensor[] = infos.map((t) => {
     const offset = dataOffset + t.relOffset;
-    if (offset + t.byteLength > bytes.byteLength) {
+    if (offset + t.byteLength > limit) {
       throw new FormatError({
         file, field: `${t.name}.offset`, expected: `${t.byteLength} bytes of data at offset ${offset}`,
-        actual: `a file of ${bytes.byteLength} bytes (truncated?)`,
+        actual: `a file of ${fileLength} bytes (truncated?)`,
       });
     }
     return Object.freeze({ name: t.name, dtype: t.dtype, shape: Object.freeze(t.shape), offset, byteLength: t.byteLength });

@@ -1,5 +1,6 @@
 // From parsed files to a runnable Transformer: wraps GGUF or safetensors tensors as a WeightSource, plans WASM
-// memory for weights + KV cache + activations, instantiates the kernels and copies the weights in.
+// memory for weights + KV cache + activations, instantiates the kernels and copies the weights in (all at once,
+// or as they stream in: beginTransformer).
 
 import { ConfigError, FormatError, InputError } from "../errors.js";
 import type { GgufFile } from "../io/gguf.js";
@@ -10,7 +11,7 @@ import { instantiateKernels, type Kernels, type KernelVariant, pickVariant, vari
 import { CONTROL_BYTES, type HelperHandle, type SpawnHelper, ThreadPool } from "../runtime/pool.js";
 import type { Config } from "./config.js";
 import { allocateRunState, type KvCacheFormat, runStateBytes, Transformer } from "./transformer.js";
-import { loadWeights, type SourceTensor, type WeightSource, weightBytes } from "./weights.js";
+import { fillTensor, finishTensor, type Placement, planWeights, type SourceTensor, type TensorTable, type WeightSource, weightBytes } from "./weights.js";
 
 export interface EngineOptions {
   /** Positions the KV cache holds (prompt + generated). Default: the model's context length, at most 2048. */
@@ -50,9 +51,10 @@ export function ggufWeightSource(gguf: GgufFile, bytes: Uint8Array): WeightSourc
   return {
     file: gguf.file,
     naming: "gguf",
+    info: (name) => byName.get(name),
     get(name: string): SourceTensor | undefined {
       const t = byName.get(name);
-      return t && { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(t.offset, t.offset + t.byteLength) };
+      return t && { dtype: t.dtype, shape: t.shape, byteLength: t.byteLength, bytes: bytes.subarray(t.offset, t.offset + t.byteLength) };
     },
   };
 }
@@ -63,13 +65,36 @@ export function safetensorsWeightSource(shards: readonly { parsed: SafetensorsFi
   for (const { parsed, bytes } of shards) {
     for (const t of parsed.tensors) {
       if (byName.has(t.name)) throw new FormatError({ file: parsed.file, field: t.name, expected: "each tensor in one shard only", actual: "a duplicate" });
-      byName.set(t.name, { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(t.offset, t.offset + t.byteLength) });
+      byName.set(t.name, { dtype: t.dtype, shape: t.shape, byteLength: t.byteLength, bytes: bytes.subarray(t.offset, t.offset + t.byteLength) });
     }
   }
-  return { file: shards.map((s) => s.parsed.file).join(", "), naming: "hf", get: (name) => byName.get(name) };
+  return { file: shards.map((s) => s.parsed.file).join(", "), naming: "hf", info: (name) => byName.get(name), get: (name) => byName.get(name) };
 }
 
 export async function createTransformer(config: Config, source: WeightSource, options: EngineOptions = {}): Promise<Transformer> {
+  const pending = await beginTransformer(config, source, options);
+  for (const placement of pending.placements) {
+    pending.fill(placement, source.get(placement.name)!.bytes, 0);
+    pending.finish(placement);
+  }
+  return pending.complete();
+}
+
+/**
+ * A transformer whose memory is planned and allocated but whose weights are still arriving: for each placement,
+ * fill() its bytes (in one piece or in chunks, in any order), then finish() it; complete() once all are finished.
+ * This is how a model streams in without the whole file ever being held in memory.
+ */
+export interface PendingTransformer {
+  readonly placements: readonly Placement[];
+  fill(placement: Placement, chunk: Uint8Array, offset: number): void;
+  /** The bytes filled so far for a placement, as they arrived (before finish() rearranges them). */
+  raw(placement: Placement, offset: number, length: number): Uint8Array;
+  finish(placement: Placement): void;
+  complete(): Promise<Transformer>;
+}
+
+export async function beginTransformer(config: Config, table: TensorTable, options: EngineOptions = {}): Promise<PendingTransformer> {
   const maxContext = options.maxContext ?? Math.min(config.contextLength, DEFAULT_MAX_CONTEXT);
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   if (!Number.isSafeInteger(maxContext) || maxContext < 1 || maxContext > config.contextLength) {
@@ -94,7 +119,7 @@ export async function createTransformer(config: Config, source: WeightSource, op
   }
 
   const scoresBytes = config.numHeads * maxContext * 4;
-  const planned = weightBytes(config, source, options) + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
+  const planned = weightBytes(config, table, options) + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
   const lowMemory = 1 << 20; // room for the kernel module's own static data below heap_base
   const memory = createMemory(planned + lowMemory, threaded);
   let kernels: Kernels;
@@ -116,22 +141,36 @@ export async function createTransformer(config: Config, source: WeightSource, op
   }
   const arena = new Arena(memory, heapBase);
   arena.ensure(heapBase + planned, "model");
-  const weights = loadWeights(config, source, arena, kernels, options);
+  const { weights, placements } = planWeights(config, table, arena, options);
   const state = allocateRunState(config, arena, maxContext, maxBatch, kvCache);
-  let pool: ThreadPool | null = null;
-  if (threaded && module !== undefined) {
-    const control = arena.alloc(CONTROL_BYTES, "thread control block");
-    const helpers: HelperHandle[] = [];
-    for (let part = 1; part < threads; part++) {
-      helpers.push(options.spawnHelper!({ memory, module, control, part, scores: arena.alloc(scoresBytes, `attention scores, thread ${part}`) }));
-    }
-    try {
-      await Promise.all(helpers.map((helper) => helper.ready));
-    } catch (error) {
-      for (const helper of helpers) helper.terminate();
-      throw error;
-    }
-    pool = new ThreadPool(memory, kernels, control, helpers, state.scores);
-  }
-  return new Transformer(config, weights, state, kernels, arena, pool);
+  const finished = new Set<Placement>();
+  return {
+    placements,
+    fill: (placement, chunk, offset) => fillTensor(placement, arena, chunk, offset),
+    raw: (placement, offset, length) => arena.u8(placement.dest + offset, length),
+    finish(placement) {
+      finishTensor(placement, arena, kernels);
+      finished.add(placement);
+    },
+    async complete() {
+      const missing = placements.find((p) => !finished.has(p));
+      if (missing !== undefined) throw new FormatError({ file: table.file, field: missing.name, expected: "all of this tensor's bytes", actual: "the data ended before it" });
+      let pool: ThreadPool | null = null;
+      if (threaded && module !== undefined) {
+        const control = arena.alloc(CONTROL_BYTES, "thread control block");
+        const helpers: HelperHandle[] = [];
+        for (let part = 1; part < threads; part++) {
+          helpers.push(options.spawnHelper!({ memory, module, control, part, scores: arena.alloc(scoresBytes, `attention scores, thread ${part}`) }));
+        }
+        try {
+          await Promise.all(helpers.map((helper) => helper.ready));
+        } catch (error) {
+          for (const helper of helpers) helper.terminate();
+          throw error;
+        }
+        pool = new ThreadPool(memory, kernels, control, helpers, state.scores);
+      }
+      return new Transformer(config, weights, state, kernels, arena, pool);
+    },
+  };
 }

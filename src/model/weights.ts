@@ -1,29 +1,44 @@
-// The weights table: where each tensor of the model lives in WASM memory, in which format and layout. Building it
-// is a checked copy from the file's bytes: shapes verified against the Config, GGUF Q/K rows put back in HF order,
-// projections that read the same input concatenated (Q|K|V, gate|up) so one kernel call computes them, and, on the
-// fast path, quantized matrices repacked into four-row tiles. Quantized values are never changed; the only
-// conversion is of the small norm vectors to f32, which the norm kernel reads.
+// The weights table: where each tensor of the model lives in WASM memory, in which format and layout.
+//
+// Loading happens in two steps so that a model can also be streamed in (never holding the whole file):
+//   planWeights  from the tensor table alone (names, formats, shapes) decides every tensor's place in the arena:
+//                projections that read the same input are stacked (Q|K|V, gate|up) so one kernel call computes
+//                them, and on the fast path quantized matrices get the four-row tile layout;
+//   fillTensor / finishTensor  copy a tensor's bytes (all at once, or chunk by chunk as they arrive) to its place,
+//                then rearrange them in place: GGUF Q/K rows back in HF order (per head), rows into tiles (per four
+//                rows: a tile group occupies exactly the bytes its four rows did), small norm vectors to f32.
+// Quantized values are never changed.
 
 import { FormatError, UnsupportedError } from "../errors.js";
 import { type DType, rowBytes } from "../io/dtype.js";
 import type { Arena } from "../runtime/arena.js";
 import type { Kernels, Ptr } from "../runtime/kernels.js";
 import type { Config } from "./config.js";
-import { canTile, repackToTiles } from "./repack.js";
+import { canTile, repackToTiles, type TiledDType } from "./repack.js";
 import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerTensor } from "./tensor-names.js";
 
-/** A tensor as the file holds it: bytes are a view into the file, not a copy. */
-export interface SourceTensor {
+/** A tensor as the file describes it. */
+export interface TensorInfo {
   readonly dtype: DType;
   /** Row-major shape, outermost first. */
   readonly shape: readonly number[];
+  readonly byteLength: number;
+}
+
+/** A tensor as the file holds it: bytes are a view into the file, not a copy. */
+export interface SourceTensor extends TensorInfo {
   readonly bytes: Uint8Array;
 }
 
-/** Where tensors come from: names follow GGUF or HF conventions (src/model/tensor-names.ts). */
-export interface WeightSource {
+/** The file's tensor table; names follow GGUF or HF conventions (src/model/tensor-names.ts). */
+export interface TensorTable {
   readonly file: string;
   readonly naming: "gguf" | "hf";
+  info(name: string): TensorInfo | undefined;
+}
+
+/** A tensor table whose bytes are all at hand. */
+export interface WeightSource extends TensorTable {
   get(name: string): SourceTensor | undefined;
 }
 
@@ -61,7 +76,7 @@ export interface Weights {
 
 export interface WeightOptions {
   /**
-   * "fast" (default): Q4_0/Q4_1/Q8_0 matrices repacked into tiles for the int8-activation kernels. "exact": the
+   * "fast" (default): Q4_0/Q4_1/Q8_0 matrices repacked into tiles for the int16-activation kernels. "exact": the
    * file's layout and f32 activations, the path compared with the reference implementation.
    */
   readonly precision?: "fast" | "exact";
@@ -69,114 +84,175 @@ export interface WeightOptions {
   readonly expandToF32?: boolean;
 }
 
+/** Where one file tensor goes and what happens to its bytes once they have all arrived. */
+export interface Placement {
+  readonly name: string;
+  readonly info: TensorInfo;
+  /** The tensor's raw bytes land here (its rows inside its matrix, or a norm's own slot). */
+  readonly dest: Ptr;
+  readonly rows: number;
+  readonly cols: number;
+  /** > 0: GGUF Q/K rows, to be put back in HF RoPE order within each head of this many rows. */
+  readonly reorderHeadDim: number;
+  /** Repack into four-row tiles, in place. */
+  readonly tile: TiledDType | null;
+  /** F16/BF16 norms: where their f32 copy goes (the norm kernel reads f32). */
+  readonly normF32: Ptr | null;
+  /** expandToF32: where this tensor's rows go as f32. */
+  readonly expandF32: Ptr | null;
+}
+
+export interface WeightPlan {
+  readonly weights: Weights;
+  readonly placements: readonly Placement[];
+}
+
+/** Hands out addresses: the arena, or a counter when only the total is wanted. */
+type Allocate = (bytes: number, what: string) => Ptr;
+
 const DEQUANT_ROW: Readonly<Record<DType, keyof Kernels>> = {
   F32: "dequant_row_f32", F16: "dequant_row_f16", BF16: "dequant_row_bf16",
   Q8_0: "dequant_row_q8_0", Q4_0: "dequant_row_q4_0", Q4_1: "dequant_row_q4_1",
 };
 
-/** One matrix to build: the source tensors whose rows are stacked, each with its expected row count. */
+/** Bytes the weights will take in WASM memory (for planning the arena before allocating). */
+export function weightBytes(config: Config, table: TensorTable, options: WeightOptions = {}): number {
+  let total = 0;
+  planWeightsWith(config, table, (bytes) => {
+    const at = total;
+    total += alignTo64(bytes);
+    return at;
+  }, options);
+  return total;
+}
+
+/** Decides where every tensor goes, allocating from the arena. */
+export function planWeights(config: Config, table: TensorTable, arena: Arena, options: WeightOptions = {}): WeightPlan {
+  return planWeightsWith(config, table, (bytes, what) => arena.alloc(bytes, what), options);
+}
+
+/** Copies all of a source's tensors into place (the whole-file path). */
+export function loadWeights(config: Config, source: WeightSource, arena: Arena, kernels: Kernels, options: WeightOptions = {}): Weights {
+  const plan = planWeights(config, source, arena, options);
+  for (const p of plan.placements) {
+    fillTensor(p, arena, source.get(p.name)!.bytes, 0);
+    finishTensor(p, arena, kernels);
+  }
+  return plan.weights;
+}
+
+/** Copies `chunk`, which starts `offset` bytes into tensor `p`, to its place. */
+export function fillTensor(p: Placement, arena: Arena, chunk: Uint8Array, offset: number): void {
+  arena.u8(p.dest + offset, chunk.byteLength).set(chunk);
+}
+
+/** Once all of a tensor's bytes are in place: reorder, tile, convert, as planned. */
+export function finishTensor(p: Placement, arena: Arena, kernels: Kernels): void {
+  const perRow = rowBytes(p.info.dtype, p.cols)!;
+  if (p.reorderHeadDim > 0) {
+    // WARNING: GGUF stores Q and K rows permuted for interleaved RoPE pairs; put them back in HF's half-split order.
+    const head = p.reorderHeadDim;
+    const fromRow = ggufRowForHfRow(head, head);
+    const staging = new Uint8Array(head * perRow);
+    for (let h0 = 0; h0 < p.rows; h0 += head) {
+      const rows = arena.u8(p.dest + h0 * perRow, head * perRow);
+      staging.set(rows);
+      for (let r = 0; r < head; r++) rows.set(staging.subarray(fromRow[r]! * perRow, (fromRow[r]! + 1) * perRow), r * perRow);
+    }
+  }
+  if (p.tile !== null) {
+    const staging = new Uint8Array(4 * perRow);
+    for (let r0 = 0; r0 < p.rows; r0 += 4) {
+      const group = arena.u8(p.dest + r0 * perRow, 4 * perRow);
+      staging.set(group);
+      repackToTiles(p.tile, staging, 4, p.cols, group);
+    }
+  }
+  if (p.normF32 !== null) (kernels[DEQUANT_ROW[p.info.dtype]] as (out: Ptr, w: Ptr, cols: number) => void)(p.normF32, p.dest, p.cols);
+  if (p.expandF32 !== null) {
+    const dequant = kernels[DEQUANT_ROW[p.info.dtype]] as (out: Ptr, w: Ptr, cols: number) => void;
+    for (let r = 0; r < p.rows; r++) dequant(p.expandF32 + r * p.cols * 4, p.dest + r * perRow, p.cols);
+  }
+}
+
+/** One matrix to build: the file tensors whose rows are stacked, each with its expected row count. */
 interface MatrixPlan {
-  readonly name: string;
   readonly parts: readonly { readonly name: string; readonly rows: number; readonly ropeHeads: boolean }[];
   readonly cols: number;
 }
 
-/** Bytes the weights will take in WASM memory (for planning the arena before allocating). */
-export function weightBytes(config: Config, source: WeightSource, options: WeightOptions = {}): number {
-  let total = 0;
-  for (const plan of allMatrixPlans(config, source)) {
-    for (const group of groupByDType(plan, source)) {
-      const rows = group.reduce((sum, p) => sum + p.rows, 0);
-      const dtype = checkedTensor(source, group[0]!.name, [group[0]!.rows, plan.cols]).dtype;
-      total += alignTo64((rowBytes(dtype, plan.cols) ?? 0) * rows);
-      if (options.expandToF32 && dtype !== "F32") total += alignTo64(rows * plan.cols * 4);
-    }
-  }
-  for (const name of normNames(config, source)) {
-    const tensor = checkedTensor(source, name, [config.hiddenSize]);
-    total += alignTo64(tensor.bytes.byteLength) + (tensor.dtype !== "F32" ? alignTo64(config.hiddenSize * 4) : 0);
-  }
-  return total;
-}
-
-/** Copies every tensor into the arena, checking names, formats and shapes against the config. */
-export function loadWeights(config: Config, source: WeightSource, arena: Arena, kernels: Kernels, options: WeightOptions = {}): Weights {
+function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, options: WeightOptions): WeightPlan {
   const fast = (options.precision ?? "fast") === "fast" && !options.expandToF32;
-  const build = (plan: MatrixPlan): Projection => groupByDType(plan, source).map((group) => buildMatrix(config, source, arena, kernels, plan, group, fast, options.expandToF32 === true));
-  const norm = (name: string): Ptr => loadNorm(config, source, arena, kernels, name);
-  const plans = layerPlans(config, source);
-
-  const embed = build(globalPlan(config, source, "embed"))[0]!;
-  const layers: LayerWeights[] = [];
-  for (let l = 0; l < config.numLayers; l++) {
-    const p = plans(l);
-    layers.push(Object.freeze({
-      attnNorm: norm(layerName(source, l, "attnNorm")),
-      qkv: Object.freeze(build(p.qkv)),
-      wo: build(p.wo)[0]!,
-      ffnNorm: norm(layerName(source, l, "ffnNorm")),
-      gateUp: Object.freeze(build(p.gateUp)),
-      wDown: build(p.wDown)[0]!,
-    }));
-  }
-  const finalNorm = norm(globalName(source, "finalNorm"));
-  const lmHead = config.tiedEmbeddings ? embed : build(globalPlan(config, source, "lmHead"))[0]!;
-  return Object.freeze({ embed, layers: Object.freeze(layers), finalNorm, lmHead });
-}
-
-function layerPlans(config: Config, source: WeightSource): (layer: number) => { qkv: MatrixPlan; wo: MatrixPlan; gateUp: MatrixPlan; wDown: MatrixPlan } {
+  const expand = options.expandToF32 === true;
+  const placements: Placement[] = [];
   const h = config.hiddenSize;
   const q = config.numHeads * config.headDim;
   const kv = config.numKvHeads * config.headDim;
-  const one = (name: string, rows: number, cols: number): MatrixPlan => ({ name, parts: [{ name, rows, ropeHeads: false }], cols });
-  return (l) => ({
-    qkv: {
-      name: `${layerName(source, l, "wq")} + k + v`,
+
+  const build = (plan: MatrixPlan): Matrix[] => groupByDType(plan, table).map((group) => {
+    const dtype = checkedInfo(table, group[0]!.name, [group[0]!.rows, plan.cols]).dtype;
+    const perRow = rowBytes(dtype, plan.cols)!;
+    const rows = group.reduce((sum, p) => sum + p.rows, 0);
+    const label = group.map((p) => p.name).join(" + ");
+    const tiled = fast && canTile(dtype, rows) && group.every((p) => p.rows % 4 === 0);
+    const ptr = alloc(perRow * rows, label);
+    const expanded = expand && dtype !== "F32" ? alloc(rows * plan.cols * 4, `${label} (f32)`) : null;
+    let row0 = 0;
+    for (const part of group) {
+      placements.push({
+        name: part.name, info: checkedInfo(table, part.name, [part.rows, plan.cols]), dest: ptr + row0 * perRow, rows: part.rows, cols: plan.cols,
+        reorderHeadDim: part.ropeHeads && table.naming === "gguf" ? config.headDim : 0,
+        tile: tiled ? (dtype as TiledDType) : null, normF32: null,
+        expandF32: expanded === null ? null : expanded + row0 * plan.cols * 4,
+      });
+      row0 += part.rows;
+    }
+    if (expanded !== null) return { ptr: expanded, dtype: "F32", layout: "rows", rows, cols: plan.cols, rowBytes: plan.cols * 4 };
+    return { ptr, dtype, layout: tiled ? "tiles4" : "rows", rows, cols: plan.cols, rowBytes: perRow };
+  });
+  const one = (name: string, rows: number, cols: number): MatrixPlan => ({ parts: [{ name, rows, ropeHeads: false }], cols });
+  const norm = (name: string): Ptr => {
+    const info = checkedInfo(table, name, [h]);
+    if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16") {
+      throw new UnsupportedError({ file: table.file, field: name, expected: "a norm weight in F32, F16 or BF16", actual: info.dtype });
+    }
+    const dest = alloc(info.byteLength, name);
+    const normF32 = info.dtype === "F32" ? null : alloc(h * 4, `${name} (f32)`);
+    placements.push({ name, info, dest, rows: 1, cols: h, reorderHeadDim: 0, tile: null, normF32, expandF32: null });
+    return normF32 ?? dest;
+  };
+  const globalName = (tensor: GlobalTensor) => GLOBAL_TENSORS[tensor][table.naming];
+  const layerName = (l: number, tensor: LayerTensor) => (table.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor));
+
+  const embed = build(one(globalName("embed"), config.vocabSize, h))[0]!;
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const attnNorm = norm(layerName(l, "attnNorm"));
+    const qkv = build({
       parts: [
-        { name: layerName(source, l, "wq"), rows: q, ropeHeads: true },
-        { name: layerName(source, l, "wk"), rows: kv, ropeHeads: true },
-        { name: layerName(source, l, "wv"), rows: kv, ropeHeads: false },
+        { name: layerName(l, "wq"), rows: q, ropeHeads: true },
+        { name: layerName(l, "wk"), rows: kv, ropeHeads: true },
+        { name: layerName(l, "wv"), rows: kv, ropeHeads: false },
       ],
       cols: h,
-    },
-    wo: one(layerName(source, l, "wo"), h, q),
-    gateUp: {
-      name: `${layerName(source, l, "wGate")} + up`,
-      parts: [{ name: layerName(source, l, "wGate"), rows: config.ffnSize, ropeHeads: false }, { name: layerName(source, l, "wUp"), rows: config.ffnSize, ropeHeads: false }],
-      cols: h,
-    },
-    wDown: one(layerName(source, l, "wDown"), h, config.ffnSize),
-  });
-}
-
-function globalPlan(config: Config, source: WeightSource, tensor: "embed" | "lmHead"): MatrixPlan {
-  const name = globalName(source, tensor);
-  return { name, parts: [{ name, rows: config.vocabSize, ropeHeads: false }], cols: config.hiddenSize };
-}
-
-function allMatrixPlans(config: Config, source: WeightSource): MatrixPlan[] {
-  const plans = [globalPlan(config, source, "embed")];
-  if (!config.tiedEmbeddings) plans.push(globalPlan(config, source, "lmHead"));
-  const perLayer = layerPlans(config, source);
-  for (let l = 0; l < config.numLayers; l++) {
-    const p = perLayer(l);
-    plans.push(p.qkv, p.wo, p.gateUp, p.wDown);
+    });
+    const wo = build(one(layerName(l, "wo"), h, q))[0]!;
+    const ffnNorm = norm(layerName(l, "ffnNorm"));
+    const gateUp = build({ parts: [{ name: layerName(l, "wGate"), rows: config.ffnSize, ropeHeads: false }, { name: layerName(l, "wUp"), rows: config.ffnSize, ropeHeads: false }], cols: h });
+    const wDown = build(one(layerName(l, "wDown"), h, config.ffnSize))[0]!;
+    layers.push(Object.freeze({ attnNorm, qkv: Object.freeze(qkv), wo, ffnNorm, gateUp: Object.freeze(gateUp), wDown }));
   }
-  return plans;
-}
-
-function normNames(config: Config, source: WeightSource): string[] {
-  const names = [globalName(source, "finalNorm")];
-  for (let l = 0; l < config.numLayers; l++) names.push(layerName(source, l, "attnNorm"), layerName(source, l, "ffnNorm"));
-  return names;
+  const finalNorm = norm(globalName("finalNorm"));
+  const lmHead = config.tiedEmbeddings ? embed : build(one(globalName("lmHead"), config.vocabSize, h))[0]!;
+  return { weights: Object.freeze({ embed, layers: Object.freeze(layers), finalNorm, lmHead }), placements };
 }
 
 /** Consecutive parts stored in the same format become one matrix; a format change starts a new one. */
-function groupByDType(plan: MatrixPlan, source: WeightSource): MatrixPlan["parts"][] {
+function groupByDType(plan: MatrixPlan, table: TensorTable): MatrixPlan["parts"][] {
   const groups: MatrixPlan["parts"][number][][] = [];
   let last: DType | null = null;
   for (const part of plan.parts) {
-    const dtype = checkedTensor(source, part.name, [part.rows, plan.cols]).dtype;
+    const dtype = checkedInfo(table, part.name, [part.rows, plan.cols]).dtype;
     if (dtype === last) groups[groups.length - 1]!.push(part);
     else groups.push([part]);
     last = dtype;
@@ -184,74 +260,26 @@ function groupByDType(plan: MatrixPlan, source: WeightSource): MatrixPlan["parts
   return groups;
 }
 
-function buildMatrix(config: Config, source: WeightSource, arena: Arena, kernels: Kernels, plan: MatrixPlan, group: MatrixPlan["parts"], fast: boolean, expand: boolean): Matrix {
-  const tensors = group.map((part) => checkedTensor(source, part.name, [part.rows, plan.cols]));
-  const dtype = tensors[0]!.dtype;
-  if (!["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1"].includes(dtype)) {
-    throw new UnsupportedError({ file: source.file, field: group[0]!.name, expected: "F32, F16, BF16, Q8_0, Q4_0 or Q4_1", actual: dtype });
-  }
-  const perRow = rowBytes(dtype, plan.cols)!;
-  const rows = group.reduce((sum, p) => sum + p.rows, 0);
-  const label = group.map((p) => p.name).join(" + ");
-  const tiled = fast && canTile(dtype, rows);
-  const ptr = arena.alloc(perRow * rows, label);
-  // Rows of all parts, stacked: straight into place, or through a staging copy when they get repacked.
-  const stacked = tiled ? new Uint8Array(perRow * rows) : arena.u8(ptr, perRow * rows);
-  let row0 = 0;
-  group.forEach((part, i) => {
-    // WARNING: GGUF stores Q and K rows permuted for interleaved RoPE pairs; put them back in HF's half-split order.
-    const reorder = part.ropeHeads && source.naming === "gguf" ? ggufRowForHfRow(part.rows, config.headDim) : null;
-    const bytes = tensors[i]!.bytes;
-    if (reorder === null) stacked.set(bytes, row0 * perRow);
-    else for (let r = 0; r < part.rows; r++) stacked.set(bytes.subarray(reorder[r]! * perRow, (reorder[r]! + 1) * perRow), (row0 + r) * perRow);
-    row0 += part.rows;
-  });
-  if (tiled) {
-    repackToTiles(dtype, stacked, rows, plan.cols, arena.u8(ptr, perRow * rows));
-    return { ptr, dtype, layout: "tiles4", rows, cols: plan.cols, rowBytes: perRow };
-  }
-  if (!expand || dtype === "F32") return { ptr, dtype, layout: "rows", rows, cols: plan.cols, rowBytes: perRow };
-  const expanded = arena.alloc(rows * plan.cols * 4, `${label} (f32)`);
-  const dequant = kernels[DEQUANT_ROW[dtype]] as (out: Ptr, w: Ptr, cols: number) => void;
-  for (let r = 0; r < rows; r++) dequant(expanded + r * plan.cols * 4, ptr + r * perRow, plan.cols);
-  return { ptr: expanded, dtype: "F32", layout: "rows", rows, cols: plan.cols, rowBytes: plan.cols * 4 };
-}
-
-function loadNorm(config: Config, source: WeightSource, arena: Arena, kernels: Kernels, name: string): Ptr {
-  const h = config.hiddenSize;
-  const tensor = checkedTensor(source, name, [h]);
-  if (tensor.dtype !== "F32" && tensor.dtype !== "F16" && tensor.dtype !== "BF16") {
-    throw new UnsupportedError({ file: source.file, field: name, expected: "a norm weight in F32, F16 or BF16", actual: tensor.dtype });
-  }
-  const stored = arena.alloc(tensor.bytes.byteLength, name);
-  arena.u8(stored, tensor.bytes.byteLength).set(tensor.bytes);
-  if (tensor.dtype === "F32") return stored;
-  const out = arena.alloc(h * 4, `${name} (f32)`);
-  (kernels[DEQUANT_ROW[tensor.dtype]] as (out: Ptr, w: Ptr, cols: number) => void)(out, stored, h);
-  return out;
-}
-
-function globalName(source: WeightSource, tensor: GlobalTensor): string {
-  return GLOBAL_TENSORS[tensor][source.naming];
-}
-
-function layerName(source: WeightSource, layer: number, tensor: LayerTensor): string {
-  return source.naming === "gguf" ? ggufLayerName(layer, tensor) : hfLayerName(layer, tensor);
-}
-
-function checkedTensor(source: WeightSource, name: string, shape: number[]): SourceTensor {
-  const tensor = source.get(name);
-  if (tensor === undefined) throw new FormatError({ file: source.file, field: name, expected: "this tensor to be present", actual: "missing" });
+function checkedInfo(table: TensorTable, name: string, shape: number[]): TensorInfo {
+  const info = table.info(name);
+  if (info === undefined) throw new FormatError({ file: table.file, field: name, expected: "this tensor to be present", actual: "missing" });
   // A 1-D norm may be stored as [h] or [1, h]; matrices must match exactly.
-  const actual = tensor.shape.length === 2 && tensor.shape[0] === 1 && shape.length === 1 ? [tensor.shape[1]!] : tensor.shape;
+  const actual = info.shape.length === 2 && info.shape[0] === 1 && shape.length === 1 ? [info.shape[1]!] : info.shape;
   if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
-    throw new FormatError({ file: source.file, field: name, expected: `shape [${shape.join(", ")}] from the config`, actual: `[${tensor.shape.join(", ")}]` });
+    throw new FormatError({ file: table.file, field: name, expected: `shape [${shape.join(", ")}] from the config`, actual: `[${info.shape.join(", ")}]` });
   }
-  const expectedBytes = (rowBytes(tensor.dtype, shape[shape.length - 1]!) ?? NaN) * (shape.length === 2 ? shape[0]! : 1);
-  if (tensor.bytes.byteLength !== expectedBytes) {
-    throw new FormatError({ file: source.file, field: name, expected: `${expectedBytes} bytes of ${tensor.dtype}`, actual: `${tensor.bytes.byteLength} bytes` });
+  if (!["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1"].includes(info.dtype)) {
+    throw new UnsupportedError({ file: table.file, field: name, expected: "F32, F16, BF16, Q8_0, Q4_0 or Q4_1", actual: info.dtype });
   }
-  return tensor;
+  const perRow = rowBytes(info.dtype, shape[shape.length - 1]!);
+  if (perRow === undefined) {
+    throw new FormatError({ file: table.file, field: name, expected: `rows of whole ${info.dtype} blocks (32 values)`, actual: `${shape[shape.length - 1]} values per row` });
+  }
+  const expectedBytes = perRow * (shape.length === 2 ? shape[0]! : 1);
+  if (info.byteLength !== expectedBytes) {
+    throw new FormatError({ file: table.file, field: name, expected: `${expectedBytes} bytes of ${info.dtype}`, actual: `${info.byteLength} bytes` });
+  }
+  return info;
 }
 
 function alignTo64(n: number): number {

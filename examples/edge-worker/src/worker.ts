@@ -7,14 +7,14 @@
 //   GET  /v1/models             the one model this worker serves
 //   GET  /                      what is loaded, how much WASM memory it takes, how the last generation ended
 
-import { type GenerationResult, type LanguageModel, loadModel } from "ffnskip";
+import { type GenerationResult, type LanguageModel, loadModel, loadModelFromStream } from "ffnskip";
 import kernels from "./kernels.wasm";
 import { applyDefaultSkip } from "../../shared/skip.js";
 import { ApiError, type ChatRequest, completionId, finishReason, parseChatRequest, sse, timings, usage } from "./openai.js";
 
 /** The subset of Cloudflare's R2Bucket this worker uses. */
 interface ModelBucket {
-  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer> } | null>;
+  get(key: string): Promise<{ readonly body: ReadableStream<Uint8Array>; readonly size: number } | null>;
 }
 
 /** A service binding (workerd: a `disk` service serving the weights folder). */
@@ -129,13 +129,19 @@ function load(env: Env, ctx?: WaitUntil): Promise<Loaded> {
   if (loading !== null) return loading;
   loading = (async () => {
     const started = Date.now();
-    const model = await loadModel({ gguf: await modelBytes(env), name: env.MODEL_KEY ?? "model.gguf" }, {
-      wasmModule: kernels, variant: "simd", // the variant the imported module was built as
+    const options = {
+      name: env.MODEL_KEY ?? "model.gguf",
+      wasmModule: kernels, variant: "simd" as const, // the variant the imported module was built as
       maxContext: positiveInt(env.MAX_CONTEXT, "MAX_CONTEXT") ?? 1024,
       maxBatch: positiveInt(env.MAX_BATCH, "MAX_BATCH") ?? 16,
       kvCache: kvCacheFormat(env.KV_CACHE),
-    });
-    // After loadModel the weights live in WASM memory; the GGUF bytes are garbage once modelBytes' result is dropped.
+    };
+    // Streamed sources are copied chunk by chunk into WASM memory: the whole file is never held at once, which is
+    // what keeps a 98 MB model under a hosted isolate's 128 MB (see README).
+    const source = await modelSource(env);
+    const model = source instanceof ArrayBuffer
+      ? await loadModel({ gguf: source, name: options.name }, options)
+      : await loadModelFromStream(source.body, { ...options, byteLength: source.size });
     let skip: string;
     if (env.SKIP === undefined || env.SKIP === "") skip = applyDefaultSkip(model) === "on" ? "on (shipped profile)" : "paper policy (fallback)";
     else if (env.SKIP === "on" || env.SKIP === "off") model.skip = skip = env.SKIP;
@@ -152,18 +158,20 @@ function load(env: Env, ctx?: WaitUntil): Promise<Loaded> {
   return loading;
 }
 
-async function modelBytes(env: Env): Promise<ArrayBuffer> {
+/** The GGUF as a stream with its size (R2, a service), or as bytes already in memory (a data binding). */
+async function modelSource(env: Env): Promise<ArrayBuffer | { body: ReadableStream<Uint8Array>; size: number | undefined }> {
   const key = env.MODEL_KEY ?? "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (env.MODEL instanceof ArrayBuffer) return env.MODEL;
   if (env.MODEL_BUCKET !== undefined) {
     const object = await env.MODEL_BUCKET.get(key);
     if (object === null) throw new ApiError(500, `Model ${key} not found in the MODEL_BUCKET binding`, null, "model_not_found");
-    return object.arrayBuffer();
+    return { body: object.body, size: object.size };
   }
   if (env.MODEL_STORE !== undefined) {
     const response = await env.MODEL_STORE.fetch(`http://model-store/${encodeURIComponent(key)}`);
-    if (!response.ok) throw new ApiError(500, `MODEL_STORE answered ${response.status} for ${key}`, null, "model_not_found");
-    return response.arrayBuffer();
+    if (!response.ok || response.body === null) throw new ApiError(500, `MODEL_STORE answered ${response.status} for ${key}`, null, "model_not_found");
+    const length = Number(response.headers.get("content-length"));
+    return { body: response.body, size: Number.isSafeInteger(length) && length > 0 ? length : undefined };
   }
   throw new ApiError(500, "No model configured: bind MODEL (data), MODEL_BUCKET (R2) or MODEL_STORE (service)", null, "model_not_configured");
 }
