@@ -48,10 +48,16 @@ export type { Tokenizer } from "./text/tokenizer.js";
 export type { SamplingOptions } from "./sample/sampler.js";
 export { SkipController, type SkipStats, type TokenTrace } from "./skip/controller.js";
 export { type SkipPolicy, SKIP_OFF } from "./skip/policies.js";
-export { parseSkipProfile, type SkipProfile } from "./skip/profile.js";
+export { parseSkipProfile, paperPolicy, type SkipProfile } from "./skip/profile.js";
+export { DEFAULT_PROFILES, defaultProfileFor } from "./skip/default-profiles.js";
+export { fixedPolicyForRatio, randomPolicyForRatio, resolveSkipSpec, type SkipSpec } from "./skip/spec.js";
+export { calibrate, coldRegions, type CalibrateOptions, type CalibrationResult, type CalibrationRun, DEFAULT_WARMUP } from "./skip/calibrate.js";
+export { similarityPlotSvg } from "./skip/plot.js";
+export { evaluatePerplexity, splitWindows, teacherForcedNll, type TeacherForcedOptions, type TeacherForcedResult } from "./eval/perplexity.js";
 export { ConfigError, FfnskipError, FormatError, InputError, ResourceError, UnsupportedError } from "./errors.js";
 // Lower layers, for learners and tools: file readers and the bare forward pass.
 export { readGguf } from "./io/gguf.js";
 export { readSafetensors } from "./io/safetensors.js";
 export { createTransformer } from "./model/load.js";
 export { Transformer, type FfnGate } from "./model/transformer.js";
+export { loadModelFromStream, type StreamLoadOptions } from "./load-stream.js";

@@ -2,22 +2,24 @@
 // skip controller -> sampler -> stream decoder), serializes calls (one KV cache per model) and reuses the KV
 // cache rows of a prompt prefix that an earlier call already prefilled.
 
-import { ConfigError, InputError, show } from "./errors.js";
-import { type GenerateOptions, type GeneratedPiece, type GenerationContext, type GenerationResult, generateTokens } from "./generate.js";
+import { ConfigError, FormatError, InputError, show } from "./errors.js";
+import { GENERATE_OPTION_KEYS, type GenerateOptions, type GeneratedPiece, type GenerationContext, type GenerationResult, generateTokens } from "./generate.js";
 import type { Config } from "./model/config.js";
 import type { Transformer } from "./model/transformer.js";
 import { SkipController } from "./skip/controller.js";
-import { DEFAULT_PROFILES } from "./skip/default-profiles.js";
+import { defaultProfileFor } from "./skip/default-profiles.js";
 import { type SkipPolicy, SKIP_OFF, validatePolicy } from "./skip/policies.js";
 import { isSkipProfile, paperPolicy, type SkipProfile } from "./skip/profile.js";
+import { isSkipSpec, resolveSkipSpec, type SkipSpec } from "./skip/spec.js";
 import type { ChatMessage, ChatTemplate } from "./text/chat-template.js";
 import type { Tokenizer } from "./text/tokenizer.js";
 
 /**
- * FFN skipping: "off" (the full model), "on" (the shipped calibrated profile for this model), a profile from
+ * FFN skipping: "off" (the full model), "on" (the shipped calibrated profile for this model), a baseline at a
+ * ratio derived from that profile ("fixed:0.25", "random:0.25[:seed]", see skip/spec.ts), a profile from
  * `ffnskip calibrate`, or an explicit policy.
  */
-export type SkipSetting = "off" | "on" | SkipProfile | SkipPolicy;
+export type SkipSetting = SkipSpec | SkipProfile | SkipPolicy;
 
 export interface ModelGenerateOptions extends GenerateOptions {
   /** Overrides the model's skip setting for this call. */
@@ -31,6 +33,22 @@ export interface ModelGenerateOptions extends GenerateOptions {
 /** An async iterable of text pieces whose `result` resolves when generation ends. */
 export interface GenerationStream extends AsyncIterable<GeneratedPiece> {
   readonly result: Promise<GenerationResult>;
+}
+
+const MODEL_OPTION_KEYS: ReadonlySet<string> = new Set<string>([...GENERATE_OPTION_KEYS, "skip", "chat", "addSpecialTokens"]);
+
+/** Options must be an object of known keys (a misspelt key would otherwise be ignored silently); flags are booleans. */
+function validateModelOptions(options: ModelGenerateOptions): void {
+  const file = "generate options";
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InputError({ file, field: "options", expected: "an options object (or nothing)", actual: show(options) });
+  }
+  for (const key of Object.keys(options)) {
+    if (!MODEL_OPTION_KEYS.has(key)) throw new InputError({ file, field: key, expected: `one of ${[...MODEL_OPTION_KEYS].join(", ")}`, actual: "an unknown option" });
+  }
+  for (const key of ["chat", "addSpecialTokens"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "boolean") throw new InputError({ file, field: key, expected: "true or false", actual: show(options[key]) });
+  }
 }
 
 export class LanguageModel {
@@ -65,6 +83,16 @@ export class LanguageModel {
     return this.transformer.state.maxContext;
   }
 
+  /** Threads computing each token. */
+  get threads(): number {
+    return this.transformer.threads;
+  }
+
+  /** Stops the model's helper threads (if any) once pending calls finish; the model is unusable afterwards. */
+  close(): Promise<void> {
+    return this.exclusive(async () => this.transformer.close());
+  }
+
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[] {
     return this.tokenizer.encode(text, options);
   }
@@ -93,10 +121,23 @@ export class LanguageModel {
       if (this.tokenizer.bosTokenId === undefined) throw new InputError({ file: "generate", field: "prompt", expected: "text that encodes to at least one token", actual: '""' });
       ids = [this.tokenizer.bosTokenId];
     }
+    // A tokenizer that yields ids the model has no embedding for does not belong to this model.
+    const outside = ids.find((id) => !(id >= 0 && id < this.config.vocabSize));
+    if (outside !== undefined) {
+      throw new FormatError({
+        file: this.name, field: "tokenizer", expected: `token ids below the model's vocab_size ${this.config.vocabSize}`,
+        actual: `id ${outside} in the prompt's tokens`,
+      });
+    }
     return ids;
   }
 
-  /** Streams the reply to a prompt; `await stream.result` gives the full text, tokens and stats. */
+  /**
+   * Streams the reply to a prompt; `await stream.result` gives the full text, tokens and stats. An empty prompt
+   * starts from the BOS token (unconditional generation); a model without one rejects it with InputError. A prompt
+   * of maxContext tokens or more is an InputError naming both; generation ends with finishReason "context" when the
+   * KV cache is full. Calls on one model run one at a time, in call order; an aborted call leaves the model usable.
+   */
   generate(prompt: string | readonly ChatMessage[], options: ModelGenerateOptions = {}): GenerationStream {
     const pieces: GeneratedPiece[] = [];
     let wake: (() => void) | null = null;
@@ -108,6 +149,7 @@ export class LanguageModel {
     };
     const result = this.exclusive(async () => {
       try {
+        validateModelOptions(options);
         const policy = options.skip === undefined ? this.skipPolicy : this.resolveSkip(options.skip);
         const ids = this.promptIds(prompt, options);
         const run = generateTokens(this.generationContext(policy), ids, options);
@@ -166,6 +208,7 @@ export class LanguageModel {
       tokenizer: this.tokenizer,
       controller: new SkipController(policy, this.config.numLayers),
       prefill: (ids) => this.prefillReusingCache(ids),
+      name: this.name,
       invalidateFrom: (position) => {
         if (this.prefilled.length > position) this.prefilled.length = position;
       },
@@ -184,15 +227,16 @@ export class LanguageModel {
 
   private resolveSkip(setting: SkipSetting): SkipPolicy {
     if (setting === "off") return SKIP_OFF;
-    if (setting === "on") {
-      const profile = DEFAULT_PROFILES.find((p) => p.model.fingerprint === this.fingerprint);
+    if (typeof setting === "string") {
+      if (!isSkipSpec(setting)) throw new ConfigError({ file: this.name, field: "skip", expected: "off, on, fixed:R, random:R[:SEED], a profile or a policy", actual: show(setting) });
+      const profile = defaultProfileFor(this.fingerprint);
       if (profile === undefined) {
         throw new ConfigError({
-          file: this.name, field: "skip", expected: "a model with a shipped skip profile for skip: \"on\"",
+          file: this.name, field: "skip", expected: `a model with a shipped skip profile for skip: ${JSON.stringify(setting)}`,
           actual: `no profile for fingerprint ${this.fingerprint.slice(0, 16)}...`, detail: "run `ffnskip calibrate` and pass the profile",
         });
       }
-      return paperPolicy(profile);
+      return resolveSkipSpec(setting, profile);
     }
     if (isSkipProfile(setting)) {
       if (setting.model.fingerprint !== this.fingerprint) {

@@ -1,10 +1,12 @@
 // ffnskip chat: an interactive streaming REPL that keeps the conversation. Ctrl-C stops a reply, Ctrl-D (or /exit)
 // quits, /reset forgets the history. Prompts that extend the previous turn reuse its KV cache.
+import { appendFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { ChatMessage } from "../text/chat-template.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
 import { summaryLine } from "./generate.js";
 import { MODEL_FLAGS, openModel, SAMPLING_FLAGS, samplingOptions } from "./model-flags.js";
+import { renderTrace, traceJson, traceLabels } from "./trace.js";
 
 const FLAGS = {
   help: { type: "boolean", help: "show this help" },
@@ -12,6 +14,8 @@ const FLAGS = {
   system: { type: "string", help: "a system message to start the conversation with" },
   ...SAMPLING_FLAGS,
   quiet: { type: "boolean", help: "no per-turn summary line" },
+  trace: { type: "boolean", help: "print each reply's decode-step x layer FFN-skip map (stderr)" },
+  "trace-json": { type: "string", help: "append each reply's FFN-skip trace to this file, one JSON object per line" },
 } as const satisfies FlagSpecs;
 
 export async function chat(argv: string[]): Promise<void> {
@@ -55,6 +59,11 @@ export async function chat(argv: string[]): Promise<void> {
         const result = await stream.result;
         process.stdout.write("\n");
         history.push({ role: "assistant", content: result.text });
+        if (flags.trace || flags["trace-json"] !== undefined) {
+          const labels = traceLabels(result, (ids) => model.decode(ids));
+          if (flags.trace) process.stderr.write(renderTrace(result.trace, labels, process.stderr.isTTY === true));
+          if (flags["trace-json"] !== undefined) appendFileSync(flags["trace-json"], `${JSON.stringify({ turn: history.filter((m) => m.role === "user").length, ...traceJson(result.trace, labels) })}\n`);
+        }
         if (!flags.quiet) process.stderr.write(`${summaryLine(result)}\n`);
       } catch (error) {
         history.pop(); // the turn failed (e.g. the conversation no longer fits the context): drop it

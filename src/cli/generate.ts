@@ -7,7 +7,7 @@ import type { LanguageModel, ModelGenerateOptions } from "../language-model.js";
 import { DEFAULT_MODEL_PATH, pullModel } from "../node/pull.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
 import { MODEL_FLAGS, openModel, SAMPLING_FLAGS, samplingOptions } from "./model-flags.js";
-import { renderTrace, traceJson } from "./trace.js";
+import { renderTrace, traceJson, traceLabels } from "./trace.js";
 
 const FLAGS = {
   help: { type: "boolean", help: "show this help" },
@@ -16,7 +16,7 @@ const FLAGS = {
   chat: { type: "boolean", help: "wrap the prompt as a user message with the chat template" },
   ...SAMPLING_FLAGS,
   json: { type: "boolean", help: "print one JSON object instead of streaming" },
-  trace: { type: "boolean", help: "print the per-token x layer FFN-skip map after the reply" },
+  trace: { type: "boolean", help: "print the decode-step x layer FFN-skip map after the reply (stderr)" },
   "trace-json": { type: "string", help: "write the FFN-skip trace as JSON to this file" },
 } as const satisfies FlagSpecs;
 
@@ -26,14 +26,10 @@ export function summaryLine(result: GenerationResult): string {
   return `[${s.promptTokens} prompt tokens${s.cachedPromptTokens > 0 ? ` (${s.cachedPromptTokens} cached)` : ""}, ${s.generatedTokens} generated, prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s${skip}; finish: ${result.finishReason}]`;
 }
 
-async function streamReply(model: LanguageModel, prompt: string, options: ModelGenerateOptions, json: boolean): Promise<{ result: GenerationResult; pieces: string[] }> {
+async function streamReply(model: LanguageModel, prompt: string, options: ModelGenerateOptions, json: boolean): Promise<GenerationResult> {
   const stream = model.generate(prompt, options);
-  const pieces: string[] = [];
-  for await (const piece of stream) {
-    if (piece.tokens.length > 0) pieces.push(model.decode(piece.tokens));
-    if (!json) process.stdout.write(piece.text);
-  }
-  return { result: await stream.result, pieces };
+  for await (const piece of stream) if (!json) process.stdout.write(piece.text);
+  return stream.result;
 }
 
 export async function generate(argv: string[]): Promise<void> {
@@ -46,13 +42,14 @@ export async function generate(argv: string[]): Promise<void> {
   const model = await openModel(flags);
   const abort = new AbortController();
   process.once("SIGINT", () => abort.abort());
-  const { result, pieces } = await streamReply(model, flags.prompt, { ...samplingOptions(flags), chat: flags.chat === true, signal: abort.signal }, flags.json === true);
-  if (flags["trace-json"] !== undefined) writeFileSync(flags["trace-json"], `${JSON.stringify(traceJson(result.trace, pieces))}\n`);
+  const result = await streamReply(model, flags.prompt, { ...samplingOptions(flags), chat: flags.chat === true, signal: abort.signal }, flags.json === true);
+  const labels = traceLabels(result, (ids) => model.decode(ids));
+  if (flags["trace-json"] !== undefined) writeFileSync(flags["trace-json"], `${JSON.stringify(traceJson(result.trace, labels))}\n`);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ text: result.text, tokens: result.tokens, finishReason: result.finishReason, stats: result.stats })}\n`);
   } else {
     process.stdout.write("\n");
-    if (flags.trace) process.stderr.write(renderTrace(result.trace, pieces, process.stderr.isTTY === true));
+    if (flags.trace) process.stderr.write(renderTrace(result.trace, labels, process.stderr.isTTY === true));
     process.stderr.write(`${summaryLine(result)}\n`);
   }
 }
@@ -68,7 +65,7 @@ export async function demo(argv: string[]): Promise<void> {
   await pullModel("smollm2", undefined, (line) => process.stderr.write(`${line}\n`));
   const model = await openModel({ model: DEFAULT_MODEL_PATH, skip: flags.skip });
   process.stdout.write(`> ${DEMO_QUESTION}\n`);
-  const { result } = await streamReply(model, DEMO_QUESTION, { chat: true, maxTokens: 64 }, false);
+  const result = await streamReply(model, DEMO_QUESTION, { chat: true, maxTokens: 64 }, false);
   process.stdout.write("\n");
   process.stderr.write(`${summaryLine(result)}\n`);
 }

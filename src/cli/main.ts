@@ -15,8 +15,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   generate: { summary: "stream a reply to --prompt (add --chat for the chat template)", run: async (a) => (await import("./generate.js")).generate(a) },
   chat: { summary: "interactive chat with history", run: async (a) => (await import("./chat.js")).chat(a) },
   demo: { summary: "pull SmolLM2 if needed and answer one question (npm start)", run: async (a) => (await import("./generate.js")).demo(a) },
+  calibrate: { summary: "calibrate FFN skipping for a target ratio on a text (--data --target --out [--plot])", run: async (a) => (await import("./calibrate.js")).calibrate(a) },
   logits: { summary: "logits for token ids (--json)", run: async (a) => (await import("./token-ids.js")).logits(a) },
   greedy: { summary: "greedy continuation of token ids (--json)", run: async (a) => (await import("./token-ids.js")).greedy(a) },
+  bench: { summary: "measure: decode tok/s, roofline (WASM read bandwidth vs decode); run from a checkout", run: async (a) => (await import("./bench.js")).bench(a) },
 };
 
 function usage(): string {

@@ -14,6 +14,9 @@ export const MODEL_FLAGS = {
   model: { type: "string", help: "GGUF file or HF folder (default: the pulled SmolLM2)" },
   "max-context": { type: "int", min: 1, help: "KV cache positions (default: model context, at most 2048)" },
   skip: { type: "string", help: "FFN skipping: off (default), on (shipped profile), fixed:R, random:R[:SEED], or a profile.json" },
+  precision: { type: "string", help: "fast (default: int16 activations, weight tiles) or exact (f32 activations)" },
+  threads: { type: "int", min: 1, max: 64, help: "threads per token (default: one per core, at most 8)" },
+  "kv-cache": { type: "string", help: "f32 (default) or f16 (half the KV cache memory)" },
 } as const satisfies FlagSpecs;
 
 export const SAMPLING_FLAGS = {
@@ -48,11 +51,20 @@ export function precisionFlag(value: string | undefined): "fast" | "exact" {
   throw new InputError({ file: "--precision", field: "precision", expected: "fast or exact", actual: JSON.stringify(value) });
 }
 
-export async function openModel(flags: { model?: string; "max-context"?: number; skip?: string; precision?: string }): Promise<LanguageModel> {
+export function kvCacheFlag(value: string | undefined): "f32" | "f16" {
+  if (value === undefined || value === "f32" || value === "f16") return value ?? "f32";
+  throw new InputError({ file: "--kv-cache", field: "kv-cache", expected: "f32 or f16", actual: JSON.stringify(value) });
+}
+
+export async function openModel(flags: { model?: string; "max-context"?: number; skip?: string; precision?: string; threads?: number; "kv-cache"?: string }): Promise<LanguageModel> {
   const path = flags.model ?? DEFAULT_MODEL_PATH;
   const bar = progressBar(`loading ${path.split("/").pop()}`);
   try {
-    return await loadModelFromPath(path, { maxContext: flags["max-context"], skip: skipSetting(flags.skip), precision: precisionFlag(flags.precision), onProgress: (f, stage) => bar.update(f, stage) });
+    return await loadModelFromPath(path, {
+      maxContext: flags["max-context"], skip: skipSetting(flags.skip), precision: precisionFlag(flags.precision),
+      kvCache: kvCacheFlag(flags["kv-cache"]), ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+      onProgress: (f, stage) => bar.update(f, stage),
+    });
   } finally {
     bar.done();
   }

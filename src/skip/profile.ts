@@ -26,11 +26,25 @@ export interface SkipProfile {
     readonly ratioAfterWarmup: number;
     readonly tokens: number;
     readonly data: string;
+    /** Tokens per window and windows (each window a teacher-forced sequence; its first token prefilled). */
+    readonly window?: number;
+    readonly windows?: number;
+    /** Teacher-forced calibration perplexity: full model, the paper policy, and the baselines at the same ratio. */
     readonly perplexityFull?: number;
     readonly perplexitySkip?: number;
+    readonly perplexityFixed?: number;
+    /** The fixed baseline's ratio after warm-up (fixedLayers / layers). */
+    readonly fixedRatio?: number;
+    readonly perplexityRandom?: number;
   };
   /** Per layer: mean similarity and its 10th/90th percentiles over the calibration tokens (full model). */
   readonly similarity: { readonly mean: readonly number[]; readonly p10: readonly number[]; readonly p90: readonly number[] };
+  /** How calibration got there: the cold-layer cutoff, the ratio tolerance and every teacher-forced run. */
+  readonly search?: {
+    readonly coldCutoff: number;
+    readonly tolerance: number;
+    readonly runs: readonly { readonly k: number; readonly threshold: number; readonly ratioAfterWarmup: number; readonly perplexity: number }[];
+  };
   readonly created?: { readonly command?: string; readonly commit?: string; readonly date?: string };
 }
 
