@@ -2,7 +2,7 @@
 // It streams text pieces as they complete and ends on EOS, a stop string, the token limit, the end of the
 // context, or an AbortSignal. The model stays usable after any of these.
 
-import { InputError, show } from "./errors.js";
+import { FormatError, InputError, show } from "./errors.js";
 import type { Transformer } from "./model/transformer.js";
 import { createSampler, type SamplingOptionsInput, validateSamplingOptions } from "./sample/sampler.js";
 import { createStopMatcher } from "./sample/stop.js";
@@ -18,8 +18,11 @@ export interface GenerateOptions extends SamplingOptionsInput {
   readonly stopOnEos?: boolean;
   /** Stops generation; the result's finishReason is "abort". */
   readonly signal?: AbortSignal;
-  /** Called after each decode step with that step's trace row (which FFNs ran, their similarity), e.g. for a live map. */
-  readonly onTrace?: (row: TokenTrace, step: number) => void;
+  /**
+   * Called after each decode step with that step's trace row (which FFNs ran, their similarity), e.g. for a live
+   * map; `step` is the generated token's index and `token` its id (the token that step fed through the model).
+   */
+  readonly onTrace?: (row: TokenTrace, step: number, token: number) => void;
 }
 
 export interface GeneratedPiece {
@@ -64,12 +67,43 @@ export interface GenerationContext {
   prefill(ids: readonly number[]): { logits: Float32Array; reused: number };
   /** Marks cache rows from `position` on as no longer matching a prefill (decode wrote them). */
   invalidateFrom(position: number): void;
+  /** Names the model in errors. */
+  readonly name?: string;
+}
+
+/**
+ * NaN or infinite logits come from the weights (NaN/Inf values, or a damaged layout read as numbers), never from the
+ * caller: report them as such instead of letting the sampler blame its input. One pass over the vocabulary per token.
+ */
+function checkModelLogits(logits: Float32Array, name: string | undefined, where: string): void {
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v - v !== 0) {
+      throw new FormatError({
+        file: name ?? "model", field: "weights", expected: "weights that give finite logits", actual: `${v} for token ${i} ${where}`,
+        detail: "the tensor data hold NaN/Inf or are not what the header describes; the file is probably damaged",
+      });
+    }
+  }
 }
 
 const DEFAULT_MAX_TOKENS = 256;
 
+/** Every key of GenerateOptions (the compile-time check below fails when one is added without being listed). */
+export const GENERATE_OPTION_KEYS = [
+  "maxTokens", "stop", "stopOnEos", "signal", "onTrace", "temperature", "topK", "topP", "minP", "repetitionPenalty", "repetitionWindow", "seed",
+] as const;
+const _allGenerateKeysListed: Exclude<keyof GenerateOptions, (typeof GENERATE_OPTION_KEYS)[number]> extends never ? true : never = true;
+void _allGenerateKeysListed;
+
 export function validateGenerateOptions(options: GenerateOptions): void {
   const file = "generate options";
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InputError({ file, field: "options", expected: "an options object (or nothing)", actual: show(options) });
+  }
+  if (options.stopOnEos !== undefined && typeof options.stopOnEos !== "boolean") {
+    throw new InputError({ file, field: "stopOnEos", expected: "true or false", actual: show(options.stopOnEos) });
+  }
   if (options.maxTokens !== undefined && (!Number.isSafeInteger(options.maxTokens) || options.maxTokens < 1)) {
     throw new InputError({ file, field: "maxTokens", expected: "an integer >= 1", actual: show(options.maxTokens) });
   }
@@ -113,6 +147,7 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: readonl
 
   const prefillStart = now();
   const { logits: promptLogits, reused } = ctx.prefill(promptIds);
+  checkModelLogits(promptLogits, ctx.name, "after the prompt");
   const prefillMs = now() - prefillStart;
   let logits = promptLogits;
   let decodeMs = 0;
@@ -147,10 +182,11 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: readonl
     const stepStart = now();
     controller.beginToken();
     logits = transformer.decode(next, position, controller);
+    checkModelLogits(logits, ctx.name, `at position ${position}`);
     controller.endToken();
     decodeMs += now() - stepStart;
     const row = controller.trace[controller.trace.length - 1];
-    if (options.onTrace !== undefined && row !== undefined) options.onTrace(row, controller.trace.length - 1);
+    if (options.onTrace !== undefined && row !== undefined) options.onTrace(row, controller.trace.length - 1, next);
     if (now() - lastYield > 8) {
       await macrotask();
       lastYield = now();
@@ -189,10 +225,16 @@ function now(): number {
   return performance.now();
 }
 
-/** Yields to the event loop (a macrotask, so timers and abort events run), on every JS runtime. */
+/**
+ * Cloudflare Workers (workerd) deliver MessageChannel messages without going back to the I/O loop, so a streamed
+ * response would not flush (nor a client disconnect be seen) until generation ends: there, setTimeout yields.
+ */
+const IN_WORKERS = typeof navigator === "object" && navigator !== null && navigator.userAgent === "Cloudflare-Workers";
+
+/** Yields to the event loop (a macrotask, so timers, I/O and abort events run), on every JS runtime. */
 function macrotask(): Promise<void> {
   return new Promise((resolve) => {
-    if (typeof MessageChannel === "function") {
+    if (typeof MessageChannel === "function" && !IN_WORKERS) {
       const channel = new MessageChannel();
       channel.port1.onmessage = () => {
         channel.port1.close();
