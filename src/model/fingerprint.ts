@@ -32,7 +32,15 @@ export async function fingerprintFromSamples(config: Config, source: TensorTable
   for (let l = 0; l < config.numLayers; l++) {
     for (const tensor of Object.keys(LAYER_TENSORS) as LayerTensor[]) names.push(source.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor));
   }
-  const parts: Uint8Array[] = [new TextEncoder().encode(JSON.stringify(config))];
+  // The config's fields in a fixed order: adding a field to Config later must not change every fingerprint (and so
+  // orphan every shipped skip profile).
+  const c = config;
+  const fields = {
+    architecture: c.architecture, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads,
+    headDim: c.headDim, ffnSize: c.ffnSize, vocabSize: c.vocabSize, ropeTheta: c.ropeTheta, ropeScaling: c.ropeScaling,
+    rmsEps: c.rmsEps, tiedEmbeddings: c.tiedEmbeddings, contextLength: c.contextLength,
+  };
+  const parts: Uint8Array[] = [new TextEncoder().encode(JSON.stringify(fields))];
   for (const name of names) {
     const tensor = source.info(name);
     const bytes = sample(name);
