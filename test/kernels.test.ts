@@ -136,7 +136,7 @@ for (const dtype of ["Q4_1", "Q4_0", "Q8_0"] as TiledDType[]) {
     for (let it = 0; it < ITERATIONS; it++) {
       for (const rows of [4, 12, 68]) {
         for (const cols of BLOCK_COLS) {
-          for (const n of [1, 3]) {
+          for (const n of [1, 3, 4]) {
             const arena = freshArena();
             const stored = encodeWeights(dtype, randomF32(rand, rows * cols, 0.5));
             const tiles = new Uint8Array((rows / 4) * (cols / 32) * TILE_BLOCK_BYTES[dtype]);
@@ -153,6 +153,12 @@ for (const dtype of ["Q4_1", "Q4_0", "Q8_0"] as TiledDType[]) {
             k(twin, `matmul_${name}x4`)(outB, w, qx, dx, px, rows, cols, n, 0, rows / 4, rows);
             const expected = arena.f32(outB, n * rows);
             assertClose(arena.f32(outA, n * rows), expected, (i) => 2e-6 * Math.abs(expected[i]!) + 2e-5 * Math.sqrt(cols / 32), `matmul_${name}x4 ${rows}x${cols} n=${n}`);
+            // Each token's row is bit-identical whether computed alone (decode) or in a batch (prefill pairs tokens).
+            const single = arena.alloc(rows * 4, "single");
+            for (let t = 0; t < n; t++) {
+              k(simd, `matmul_${name}x4`)(single, w, qx + t * cols * 2, dx + t * (cols / 32) * 4, px + t * (cols / 32) * 4, rows, cols, 1, 0, rows / 4, rows);
+              assertClose(arena.f32(single, rows), arena.f32(outA + t * rows * 4, rows), () => 0, `token ${t} alone vs in a batch of ${n}`);
+            }
             // Two tile ranges into a wider output row give the same columns as one call.
             const stride = rows + 8;
             const outC = arena.alloc(n * stride * 4, "outC");
