@@ -2,25 +2,15 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ConfigError, type FfnskipError, UnsupportedError } from "../src/errors.js";
+import { ConfigError, UnsupportedError } from "../src/errors.js";
 import { configFromGguf, configFromHf } from "../src/io/config.js";
 import { readGguf } from "../src/io/gguf.js";
 import { type GgufMetadataEntry, type GgufWriteTensor, writeGguf } from "../src/io/gguf-writer.js";
 import type { Config } from "../src/model/config.js";
 import { findOracle } from "./oracle/oracle.js";
+import { throwsTyped } from "./helpers/assert-typed.js";
 
 const REAL_MODEL = new URL("../weights/SmolLM2-135M-Instruct.Q4_1.gguf", import.meta.url).pathname;
-
-function throwsTyped(fn: () => unknown, type: new (...args: never[]) => FfnskipError, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, type, `expected ${type.name}, got ${String(error)}`);
-    assert.match((error as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
 
 // HuggingFaceTB/SmolLM2-135M-Instruct's published config.json, typed in by hand.
 const SMOLLM2_HF = {

@@ -8,19 +8,9 @@ import { FfnskipError, FormatError, InputError, UnsupportedError } from "../src/
 import { readGguf, type GgufValue } from "../src/io/gguf.js";
 import { ggufArray, type GgufMetadataEntry, writeGguf } from "../src/io/gguf-writer.js";
 import { GLOBAL_TENSORS, LAYER_TENSORS, type LayerTensor, ggufLayerName } from "../src/model/tensor-names.js";
+import { throwsTyped } from "./helpers/assert-typed.js";
 
 const REAL_MODEL = new URL("../weights/SmolLM2-135M-Instruct.Q4_1.gguf", import.meta.url).pathname;
-
-function throwsTyped(fn: () => unknown, type: new (...args: never[]) => FfnskipError, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, type, `expected ${type.name}, got ${String(error)}`);
-    assert.match((error as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
 
 /** Little-endian bytes assembled field by field, for files written without our writer. */
 class Bytes {

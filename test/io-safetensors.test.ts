@@ -6,6 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { FfnskipError, FormatError, InputError, UnsupportedError } from "../src/errors.js";
 import { readSafetensors, readSafetensorsIndex, writeSafetensors } from "../src/io/safetensors.js";
+import { throwsTyped } from "./helpers/assert-typed.js";
 
 const encoder = new TextEncoder();
 
@@ -18,17 +19,6 @@ function handMade(header: string, data: Uint8Array | number = 0, declaredLength?
   out.set(json, 8);
   out.set(body, 8 + json.length);
   return out;
-}
-
-function throwsTyped(fn: () => unknown, type: new (...args: never[]) => FfnskipError, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, type, `expected ${type.name}, got ${String(error)}`);
-    assert.match((error as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
 }
 
 function f32Bytes(values: number[]): Uint8Array {

@@ -1,14 +1,15 @@
 // ffnskip calibrate: run calibration text through the model, pick cold regions, threshold and k for a target skip
 // ratio, and write the skip profile (and optionally the similarity plot). The method is in src/skip/calibrate.ts.
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { InputError } from "../errors.js";
+import { leadingTokens } from "../eval/harness.js";
 import { splitWindows } from "../eval/perplexity.js";
 import { calibrate as calibrateModel, DEFAULT_K_CANDIDATES, DEFAULT_WARMUP, DEFAULT_WINDOW } from "../skip/calibrate.js";
 import { similarityPlotSvg } from "../skip/plot.js";
 import type { SkipProfile } from "../skip/profile.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
+import { gitCommit } from "./git.js";
 import { MODEL_FLAGS, openModel } from "./model-flags.js";
 
 const DEFAULT_TOKENS = 2048;
@@ -35,18 +36,6 @@ const FLAGS = {
   quiet: { type: "boolean", help: "no progress lines" },
 } as const satisfies FlagSpecs;
 
-/** The first offset + count tokens of `text`, tokenizing only as much of it as needed. */
-export function leadingTokens(encode: (text: string) => number[], text: string, needed: number): number[] {
-  let chars = needed * 6 + 1024;
-  while (true) {
-    if (chars >= text.length) return encode(text).slice(0, needed);
-    // Cut at a line end so no word is split; the tokens before the cut do not depend on what follows it.
-    const cut = text.indexOf("\n", chars);
-    const ids = encode(cut === -1 ? text : text.slice(0, cut + 1));
-    if (ids.length >= needed + 16 || cut === -1) return ids.slice(0, needed);
-    chars *= 2;
-  }
-}
 
 /** Profile JSON with 2-space indentation but every array of numbers on one line. */
 export function formatProfileJson(profile: SkipProfile): string {
@@ -54,13 +43,6 @@ export function formatProfileJson(profile: SkipProfile): string {
   return `${text}\n`;
 }
 
-function gitCommit(): string | undefined {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export async function calibrate(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, FLAGS, "calibrate");
@@ -97,7 +79,8 @@ export async function calibrate(argv: string[]): Promise<void> {
   const used = windows.length * (bos === undefined ? window : window - 1);
   const data = flags["data-name"] ?? `${basename(flags.data)}, tokens ${offset}..${offset + used - 1}${bos === undefined ? "" : " (BOS first in each window)"}`;
   const quoted = argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
-  const commit = gitCommit();
+  const found = gitCommit();
+  const commit = found === "unknown" ? undefined : found;
   const result = await calibrateModel(model, windows, {
     target: flags.target,
     data,

@@ -9,9 +9,8 @@
 // prompt's prefill, unless --reference gives the rows of a saved full-model run (`--skip off --out FILE`).
 // The harness is src/eval/harness.ts; the metrics src/eval/metrics.ts; prompts and truncation src/eval/prompts.ts.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.js";
 import { type GenerationTask, isTaskName, parseConversations, parseQa, parseSummaries, parseText, selectRows, type TaskName, TASKS } from "../eval/data.js";
 import {
@@ -24,6 +23,7 @@ import type { LanguageModel } from "../language-model.js";
 import { defaultProfileFor } from "../skip/default-profiles.js";
 import { parseSkipProfile, type SkipProfile } from "../skip/profile.js";
 import { isSkipSpec } from "../skip/spec.js";
+import { gitCommit } from "./git.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
 import { MODEL_FLAGS, openModel } from "./model-flags.js";
 import { progressBar } from "./progress.js";
@@ -53,56 +53,6 @@ const FLAGS = {
 
 // ---- the commit, without shelling out -----------------------------------------------------------------------
 
-/** The repository root (this file is src/cli/eval.ts, or dist/cli/eval.js once built). */
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-function readGitDir(dir: string): string | undefined {
-  const dotGit = join(dir, ".git");
-  if (!existsSync(dotGit)) return undefined;
-  if (statSync(dotGit).isDirectory()) return dotGit;
-  const pointer = /^gitdir:\s*(.+)$/m.exec(readFileSync(dotGit, "utf8")); // a worktree or submodule
-  return pointer === null ? undefined : resolve(dir, pointer[1]!.trim());
-}
-
-/**
- * The commit checked out in the repository holding `start` (walking up), read from .git/HEAD, the ref file or
- * packed-refs; "unknown" when there is none. Uncommitted changes are not detected.
- */
-export function gitCommit(start: string = REPO_ROOT): string {
-  try {
-    let dir = resolve(start);
-    let gitDir: string | undefined;
-    while (true) {
-      gitDir = readGitDir(dir);
-      if (gitDir !== undefined || dirname(dir) === dir) break;
-      dir = dirname(dir);
-    }
-    if (gitDir === undefined) return "unknown";
-    const head = readFileSync(join(gitDir, "HEAD"), "utf8").trim();
-    if (/^[0-9a-f]{40,64}$/.test(head)) return head;
-    const ref = /^ref:\s*(\S+)$/.exec(head)?.[1];
-    if (ref === undefined) return "unknown";
-    // A worktree keeps shared refs in the common dir.
-    const common = existsSync(join(gitDir, "commondir")) ? resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim()) : gitDir;
-    for (const base of [gitDir, common]) {
-      const file = join(base, ref);
-      if (existsSync(file)) {
-        const sha = readFileSync(file, "utf8").trim();
-        if (/^[0-9a-f]{40,64}$/.test(sha)) return sha;
-      }
-      const packed = join(base, "packed-refs");
-      if (existsSync(packed)) {
-        for (const line of readFileSync(packed, "utf8").split("\n")) {
-          const [sha, name] = line.trim().split(/\s+/);
-          if (name === ref && sha !== undefined && /^[0-9a-f]{40,64}$/.test(sha)) return sha;
-        }
-      }
-    }
-    return "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 /** The command line as one string, quoting what a shell would need quoted. */
 export function commandLine(command: string, argv: readonly string[]): string {

@@ -29,7 +29,8 @@ import { defaultProfileFor } from "../skip/default-profiles.js";
 import { parseSkipProfile, type SkipProfile } from "../skip/profile.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
 import { formatProfileJson } from "./calibrate.js";
-import { commandLine, generationInfo, generationRows, gitCommit, JsonlRowStore } from "./eval.js";
+import { commandLine, generationInfo, generationRows, JsonlRowStore } from "./eval.js";
+import { gitCommit } from "./git.js";
 import { MODEL_FLAGS, openModel } from "./model-flags.js";
 import { progressBar } from "./progress.js";
 

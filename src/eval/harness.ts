@@ -302,7 +302,10 @@ export function summarizeGeneration(task: GenerationTask, records: readonly RowR
 
 // ---- perplexity --------------------------------------------------------------------------------------------
 
-/** The first `needed` tokens of `text`, tokenizing only as much of it as needed (cut at line ends). */
+/**
+ * The first `needed` tokens of `text`, tokenizing only as much of it as needed: the text is cut at a line end, so no
+ * word is split and the tokens before the cut do not depend on what follows it.
+ */
 export function leadingTokens(encode: (text: string) => number[], text: string, needed: number): number[] {
   let chars = needed * 6 + 1024;
   while (true) {
