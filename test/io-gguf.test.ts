@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FfnskipError, FormatError, InputError, UnsupportedError } from "../src/errors.js";
+import { FormatError, InputError, UnsupportedError } from "../src/errors.js";
 import { readGguf, type GgufValue } from "../src/io/gguf.js";
 import { ggufArray, type GgufMetadataEntry, writeGguf } from "../src/io/gguf-writer.js";
 import { GLOBAL_TENSORS, LAYER_TENSORS, type LayerTensor, ggufLayerName } from "../src/model/tensor-names.js";

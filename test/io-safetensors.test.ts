@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FfnskipError, FormatError, InputError, UnsupportedError } from "../src/errors.js";
+import { FormatError, InputError, UnsupportedError } from "../src/errors.js";
 import { readSafetensors, readSafetensorsIndex, writeSafetensors } from "../src/io/safetensors.js";
 import { throwsTyped } from "./helpers/assert-typed.js";
 
