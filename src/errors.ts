@@ -63,6 +63,7 @@ export function show(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (Array.isArray(value)) return `array of ${value.length}`;
   if (value === null) return "null";
+  if (typeof value === "function") return "a function";
   if (typeof value === "object") return "object";
   return String(value);
 }

@@ -165,7 +165,9 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: readonl
     }
     generated.push(next);
     context.push(next);
-    const { emit, stopped } = stopMatcher.push(decoder.push(next));
+    // A model may have more embedding rows than its tokenizer has tokens (a vocabulary padded to a round size): an id
+    // the tokenizer does not know decodes to no text, as in transformers, instead of failing the generation.
+    const { emit, stopped } = stopMatcher.push(next < tokenizer.vocabSize ? decoder.push(next) : "");
     text += emit;
     if (emit !== "" || stopped) yield { text: emit, tokens: [next] };
     if (stopped) {

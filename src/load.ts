@@ -8,6 +8,7 @@ import { type GgufFile, readGguf } from "./io/gguf.js";
 import { readSafetensors, readSafetensorsIndex } from "./io/safetensors.js";
 import type { Config } from "./model/config.js";
 import { ggufWeightSource, safetensorsWeightSource } from "./model/load.js";
+import { LAYER_TENSORS } from "./model/tensor-names.js";
 import type { WeightSource } from "./model/weights.js";
 
 type Bytes = Uint8Array | ArrayBuffer;
@@ -53,7 +54,21 @@ export function parseModelSource(source: ModelSource): ParsedModel {
 
 function parseGguf(bytes: Uint8Array, name: string): ParsedModel {
   const gguf = readGguf(bytes, name);
-  return { name, config: configFromGguf(gguf), weights: ggufWeightSource(gguf, bytes), gguf };
+  const config = configFromGguf(gguf);
+  checkLayerCount(config, gguf.tensors.length, name, "llama.block_count");
+  return { name, config, weights: ggufWeightSource(gguf, bytes), gguf };
+}
+
+/**
+ * A model needs LAYER_TENSORS per layer plus the embedding and final norm. Checked before anything loops over the
+ * layers (the fingerprint, the weight planner), so a file claiming 2^31 layers fails at once instead of hanging.
+ */
+function checkLayerCount(config: Config, tensorCount: number, file: string, field: string): void {
+  const perLayer = Object.keys(LAYER_TENSORS).length;
+  const most = Math.max(0, Math.floor((tensorCount - 2) / perLayer));
+  if (config.numLayers > most) {
+    throw new FormatError({ file, field, expected: `at most ${most} layers (the file has ${tensorCount} tensors, ${perLayer} per layer)`, actual: String(config.numLayers) });
+  }
 }
 
 function parseHf(source: HfFolderSource): ParsedModel {
@@ -78,6 +93,7 @@ function parseHf(source: HfFolderSource): ParsedModel {
     const bytes = asBytes(shardBytes[shard]!);
     return { parsed: readSafetensors(bytes, `${name}/${shard}`), bytes };
   });
+  checkLayerCount(config, shards.reduce((sum, shard) => sum + shard.parsed.tensors.length, 0), `${name}/config.json`, "num_hidden_layers");
   const generationConfig = source.generationConfig === undefined ? undefined : json(source.generationConfig, `${name}/generation_config.json`);
   return {
     name,

@@ -279,9 +279,9 @@ class GgufReader {
 }
 
 /** How each source names the fields that cross-field checks report. */
-interface FieldNames { readonly kvHeads: string; readonly headDim: string }
-const HF_FIELDS: FieldNames = { kvHeads: "num_key_value_heads", headDim: "head_dim" };
-const GGUF_FIELDS: FieldNames = { kvHeads: "llama.attention.head_count_kv", headDim: "llama.attention.key_length" };
+interface FieldNames { readonly kvHeads: string; readonly headDim: string; readonly ropeTheta: string }
+const HF_FIELDS: FieldNames = { kvHeads: "num_key_value_heads", headDim: "head_dim", ropeTheta: "rope_theta" };
+const GGUF_FIELDS: FieldNames = { kvHeads: "llama.attention.head_count_kv", headDim: "llama.attention.key_length", ropeTheta: "llama.rope.freq_base" };
 
 /** Cross-field checks shared by both sources, then freezing. */
 function finish(config: Config, file: string, names: FieldNames): Config {
@@ -300,7 +300,37 @@ function finish(config: Config, file: string, names: FieldNames): Config {
   for (const [what, product] of products) {
     if (!Number.isSafeInteger(product)) throw fail(what, "a product below 2^53", String(product));
   }
+  // Every value is positive and finite, yet an extreme base or scaling factor (rope_theta 1e-300, factor 1e-300)
+  // overflows float32 in the rotation angles, and position 0 times an infinite frequency is NaN: refuse it here
+  // rather than produce NaN logits for every prompt.
+  const frequency = largestRopeFrequency(config);
+  if (!Number.isFinite(frequency) || !Number.isFinite(Math.fround((config.contextLength - 1) * frequency))) {
+    const scaling = config.ropeScaling === null ? "" : `, ${config.ropeScaling.type} scaling factor ${config.ropeScaling.factor}`;
+    throw fail(names.ropeTheta, "a RoPE base and scaling whose rotation angles are finite in float32 over the context", `base ${config.ropeTheta}${scaling}: a frequency of ${frequency}`);
+  }
   return Object.freeze({ ...config, ropeScaling: config.ropeScaling === null ? null : Object.freeze({ ...config.ropeScaling }) });
+}
+
+/**
+ * An upper bound on the RoPE inverse frequencies src/model/rope.ts will compute (exact without llama3 scaling), found
+ * without allocating headDim / 2 values (headDim is not yet checked against any tensor here). The unscaled
+ * f_i = 1 / theta^(2i / headDim), in float32 steps, is monotonic in i, so its extremes are the first and last pair;
+ * linear scaling divides by the factor, and llama3 scaling gives f, f / factor or a blend of the two.
+ */
+export function largestRopeFrequency(config: Config): number {
+  const half = config.headDim / 2;
+  let largest = 0;
+  for (const i of [0, half - 1]) {
+    const f = Math.fround(1 / Math.fround(config.ropeTheta ** Math.fround((2 * i) / config.headDim)));
+    const scaling = config.ropeScaling;
+    const candidates = scaling === null ? [f] : scaling.type === "linear" ? [f / scaling.factor] : [f, f / scaling.factor];
+    for (const c of candidates) {
+      const stored = Math.fround(c); // the model keeps frequencies in a Float32Array
+      if (Number.isNaN(stored)) return NaN;
+      largest = Math.max(largest, stored);
+    }
+  }
+  return largest;
 }
 
 function isObject(value: unknown): value is Json {

@@ -9,9 +9,30 @@ import type { HfFolderSource, ModelSource } from "../load.js";
 
 export type LoadProgress = (fraction: number, stage: string) => void;
 
+/** Turns a file-system error (EACCES, EISDIR, ENOENT, a string too long for V8, ...) into one of ours naming the path. */
+function fileError(path: string, error: unknown): InputError | ResourceError {
+  const code = (error as { code?: unknown })?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === "ERR_STRING_TOO_LONG" || code === "ERR_FS_FILE_TOO_LARGE" || error instanceof RangeError) {
+    return new ResourceError({ file: path, field: "size", expected: "a file small enough to read into memory", actual: message });
+  }
+  return new InputError({ file: path, field: "read", expected: "a readable file", actual: typeof code === "string" ? `${code}: ${message}` : message });
+}
+
+/** Runs a synchronous file-system call, rethrowing its errors as ours. */
+function fs<T>(path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw fileError(path, error);
+  }
+}
+
 /** Reads a whole file, reporting progress, into one ArrayBuffer-backed Uint8Array. */
 export async function readFileWithProgress(path: string, onProgress?: LoadProgress, stage = basename(path)): Promise<Uint8Array> {
-  const size = statSync(path).size;
+  const stat = fs(path, () => statSync(path));
+  if (!stat.isFile()) throw new InputError({ file: path, field: "read", expected: "a regular file", actual: stat.isDirectory() ? "a directory" : "not a regular file" });
+  const size = stat.size;
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(size);
@@ -19,12 +40,17 @@ export async function readFileWithProgress(path: string, onProgress?: LoadProgre
     throw new ResourceError({ file: path, field: "size", expected: "a file that fits in memory", actual: `${size} bytes` });
   }
   let offset = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 8 << 20 })) {
-    const data = chunk as Buffer;
-    if (offset + data.byteLength > size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: "a file that grew while being read" });
-    bytes.set(data, offset);
-    offset += data.byteLength;
-    onProgress?.(offset / size, stage);
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 8 << 20 })) {
+      const data = chunk as Buffer;
+      if (offset + data.byteLength > size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: "a file that grew while being read" });
+      bytes.set(data, offset);
+      offset += data.byteLength;
+      onProgress?.(offset / size, stage);
+    }
+  } catch (error) {
+    if (error instanceof ResourceError) throw error;
+    throw fileError(path, error);
   }
   if (offset !== size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: `${offset} bytes read` });
   return bytes;
@@ -33,20 +59,23 @@ export async function readFileWithProgress(path: string, onProgress?: LoadProgre
 /** A GGUF file path or an HF folder path to a ModelSource. */
 export async function readModelSource(path: string, onProgress?: LoadProgress): Promise<ModelSource> {
   if (!existsSync(path)) throw new InputError({ file: path, field: "model path", expected: "an existing GGUF file or Hugging Face folder", actual: "nothing at that path" });
-  if (!statSync(path).isDirectory()) return { gguf: await readFileWithProgress(path, onProgress), name: path };
+  if (!fs(path, () => statSync(path)).isDirectory()) return { gguf: await readFileWithProgress(path, onProgress), name: path };
 
-  const text = (name: string) => (existsSync(join(path, name)) ? readFileSync(join(path, name), "utf8") : undefined);
+  const text = (name: string) => {
+    const file = join(path, name);
+    return existsSync(file) ? fs(file, () => readFileSync(file, "utf8")) : undefined;
+  };
   const config = text("config.json");
   if (config === undefined) throw new InputError({ file: join(path, "config.json"), field: "config.json", expected: "an HF model folder with config.json", actual: "missing" });
   const shards: Record<string, Uint8Array> = {};
   const indexText = text("model.safetensors.index.json");
   const shardNames = indexText !== undefined ? [...new Set(readSafetensorsIndex(indexText, join(path, "model.safetensors.index.json")).values())] : ["model.safetensors"];
-  const total = shardNames.reduce((sum, name) => sum + (existsSync(join(path, name)) ? statSync(join(path, name)).size : 0), 0);
+  const total = shardNames.reduce((sum, name) => sum + (existsSync(join(path, name)) ? fs(join(path, name), () => statSync(join(path, name))).size : 0), 0);
   let done = 0;
   for (const name of shardNames) {
     const file = join(path, name);
     if (!existsSync(file)) throw new InputError({ file, field: name, expected: "the safetensors shard the folder names", actual: "missing" });
-    const size = statSync(file).size;
+    const size = fs(file, () => statSync(file)).size;
     shards[name] = await readFileWithProgress(file, onProgress && ((f, stage) => onProgress((done + f * size) / total, stage)));
     done += size;
   }

@@ -48,6 +48,83 @@ class TemplateRejection {
   constructor(readonly message: string) {}
 }
 
+// A template comes from the model file, so one render's work is bounded: a loop over range(10**9), nested loops or
+// a string doubled in a loop must end in a typed error, not a hang or an allocation of gigabytes. Real templates
+// take a few thousand steps and build strings the size of the conversation.
+const MAX_RENDER_STEPS = 300_000;
+const MAX_RENDER_LENGTH = 1 << 22; // characters of one string, or items of one list
+const MAX_RANGE = 1 << 16; // numbers one range() call may produce
+const MAX_INDENT = 1024; // the width of indent() and tojson(indent=...)
+
+/** Raised when a render exceeds the bounds above. */
+class RenderLimit {
+  constructor(readonly message: string) {}
+}
+
+/**
+ * The library's interpreter, counting work and checking the size of every value it produces. Its methods call
+ * this.evaluate() for every node and this.evaluateBlock() for every loop iteration, and a for loop first walks its
+ * whole iterable; wrapping those methods on the instance bounds loops (even with empty bodies or an early break),
+ * macros and recursion.
+ */
+function boundedInterpreter(env: Environment): { run(program: unknown): { value: unknown } } {
+  type Node = { type?: string; iterable?: Node; lhs?: Node };
+  type Value = { value?: unknown } | undefined;
+  const interpreter = new Interpreter(env);
+  const evaluate = interpreter.evaluate.bind(interpreter) as (statement: Node, environment: unknown) => Value;
+  const evaluateBlock = interpreter.evaluateBlock.bind(interpreter) as (statements: unknown, environment: unknown) => unknown;
+  const evaluateFor = interpreter.evaluateFor.bind(interpreter) as (node: Node, environment: unknown) => unknown;
+  let steps = 0;
+  const step = (count = 1): void => {
+    steps += count;
+    if (steps > MAX_RENDER_STEPS) throw new RenderLimit(`more than ${MAX_RENDER_STEPS} evaluation steps`);
+  };
+  // indent(width) and tojson(indent=n) repeat a string `width` times per line and nesting level: cap the width.
+  type Call = { type?: string; callee?: { type?: string; value?: string }; args?: unknown };
+  const applyFilter = interpreter.applyFilter.bind(interpreter) as (operand: unknown, filter: Call, environment: unknown) => unknown;
+  const evaluateArguments = interpreter.evaluateArguments.bind(interpreter) as (args: unknown, environment: unknown) => [Value[], Map<string, Value>];
+  interpreter.applyFilter = (operand: unknown, filter: Call, environment: unknown) => {
+    const name = filter.type === "CallExpression" ? filter.callee?.value : undefined;
+    if (name === "indent" || name === "tojson") {
+      const [args, kwargs] = evaluateArguments(filter.args, environment);
+      for (const width of [args[0], kwargs.get("width"), kwargs.get("indent")]) {
+        const value = width?.value;
+        if (typeof value === "number" && Math.abs(value) > MAX_INDENT) throw new RenderLimit(`${name}() with a width of ${value} (at most ${MAX_INDENT})`);
+      }
+    }
+    return applyFilter(operand, filter, environment);
+  };
+  let loopIterable: Node | null = null;
+  interpreter.evaluateFor = (node: Node, environment: unknown) => {
+    const outer = loopIterable;
+    loopIterable = (node.iterable?.type === "SelectExpression" ? node.iterable.lhs : node.iterable) ?? null;
+    try {
+      return evaluateFor(node, environment);
+    } finally {
+      loopIterable = outer;
+    }
+  };
+  interpreter.evaluateBlock = (statements: unknown, environment: unknown) => {
+    step();
+    return evaluateBlock(statements, environment);
+  };
+  interpreter.evaluate = (statement: Node, environment: unknown) => {
+    step();
+    const value = evaluate(statement, environment);
+    const inner = value?.value;
+    if ((typeof inner === "string" || Array.isArray(inner)) && inner.length > MAX_RENDER_LENGTH) {
+      throw new RenderLimit(`a value of ${inner.length} ${typeof inner === "string" ? "characters" : "items"} (at most ${MAX_RENDER_LENGTH})`);
+    }
+    if (statement === loopIterable) {
+      // The loop is about to walk every item of this value: that walk is work too.
+      loopIterable = null;
+      step(Array.isArray(inner) ? inner.length : inner instanceof Map ? inner.size : 0);
+    }
+    return value;
+  };
+  return interpreter;
+}
+
 /** Compiles a chat template; `source` names it in errors. */
 export function createChatTemplate(template: string, specialTokens: ChatSpecialTokens = {}, source = "chat_template"): ChatTemplate {
   return compile(template, specialTokens, source, false);
@@ -157,8 +234,13 @@ function compile(template: string, specialTokens: ChatSpecialTokens, source: str
       };
       for (const [name, value] of Object.entries(globals)) env.set(name, value);
       try {
-        return new Interpreter(env).run(program).value as string;
+        const output: unknown = boundedInterpreter(env).run(program).value;
+        if (typeof output !== "string") throw new RenderLimit(`a ${typeof output} instead of text`);
+        return output;
       } catch (error) {
+        if (error instanceof RenderLimit) {
+          throw new UnsupportedError({ file: source, field: "chat_template", expected: "a template that renders within the work and size bounds", actual: error.message });
+        }
         if (error instanceof TemplateRejection) {
           throw new InputError({
             file: "chat messages", field: "messages", expected: `a conversation the chat template (${source}) accepts`, actual: error.message,
@@ -199,7 +281,12 @@ function validateMessages(messages: readonly ChatMessage[]): Record<string, unkn
 /** Jinja's range(): range(stop) or range(start, stop[, step]). */
 function range(start: number, stop?: number, step = 1): number[] {
   if (stop === undefined) return range(0, start, step);
+  for (const [name, value] of [["start", start], ["stop", stop], ["step", step]] as const) {
+    if (!Number.isSafeInteger(value)) throw new UnsupportedError({ file: "chat template", field: `range() ${name}`, expected: "an integer", actual: show(value) });
+  }
   if (step === 0) throw new UnsupportedError({ file: "chat template", field: "range()", expected: "a non-zero step", actual: "0" });
+  const count = Math.max(0, Math.ceil((stop - start) / step));
+  if (count > MAX_RANGE) throw new RenderLimit(`range() of ${count} numbers (at most ${MAX_RANGE})`);
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
   return out;

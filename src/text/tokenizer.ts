@@ -136,6 +136,12 @@ const TOKEN_TYPE_USER_DEFINED = 4;
 
 const SPM_SPACE = "\u2581";
 
+/**
+ * Largest token id a tokenizer.json may use (2^20; real vocabularies stay below 300k). Ids index dense arrays, and a
+ * vocabulary with ids up to 2^31 would make every pass over them take seconds.
+ */
+const MAX_TOKEN_ID = (1 << 20) - 1;
+
 /** Architectures whose "llama" (SentencePiece) vocabularies need their own conversion in transformers. */
 const SENTENCEPIECE_ARCHITECTURES_WITH_OWN_RULES: readonly string[] = ["gemma", "gemma2", "gemma3", "gemma4", "phi3"];
 
@@ -499,24 +505,27 @@ export function tokenizerFromHf(tokenizerJson: string | object, tokenizerConfig?
 
   const idToToken: string[] = [];
   for (const [token, id] of Object.entries(vocab)) {
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
-      throw new FormatError({ file: "tokenizer.json", field: `model.vocab[${JSON.stringify(token)}]`, expected: "a non-negative integer id", actual: show(id) });
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID) {
+      throw new FormatError({ file: "tokenizer.json", field: `model.vocab[${JSON.stringify(token)}]`, expected: `an integer id in 0..${MAX_TOKEN_ID}`, actual: show(id) });
     }
     idToToken[id] = token;
   }
   const specialIds: number[] = [];
   addedTokens.forEach((token, i) => {
-    if (!isRecord(token) || typeof token["content"] !== "string" || typeof token["id"] !== "number" || !Number.isInteger(token["id"]) || token["id"] < 0) {
-      throw new FormatError({ file: "tokenizer.json", field: `added_tokens[${i}]`, expected: "{ id: integer, content: string, ... }", actual: show(token) });
+    if (!isRecord(token) || typeof token["content"] !== "string" || typeof token["id"] !== "number" || !Number.isInteger(token["id"]) || token["id"] < 0 || token["id"] > MAX_TOKEN_ID) {
+      throw new FormatError({ file: "tokenizer.json", field: `added_tokens[${i}]`, expected: `{ id: integer in 0..${MAX_TOKEN_ID}, content: string, ... }`, actual: isRecord(token) ? `id ${show(token["id"])}, content ${show(token["content"])}` : show(token) });
     }
     idToToken[token["id"]] = token["content"];
     if (token["special"] === true) specialIds.push(token["id"]);
   });
 
   const specialTokens = specialTextsFromConfig(config, "tokenizer_config.json");
+  // Ids may leave holes: look texts up in a map rather than searching the (then sparse) array from the end.
+  const lastIdOf = new Map<string, number>();
+  idToToken.forEach((token, id) => lastIdOf.set(token, id));
   const lookup = (text: string | undefined, field: string): number | undefined => {
     if (text === undefined) return undefined;
-    const id = idToToken.lastIndexOf(text);
+    const id = lastIdOf.get(text) ?? -1;
     if (id < 0) {
       throw new ConfigError({ file: "tokenizer_config.json", field, expected: "a token of tokenizer.json's vocabulary", actual: show(text) });
     }
@@ -610,6 +619,7 @@ function buildTokenizer(tokenizerJson: Json, options: BuildOptions): Tokenizer {
       file: options.file, field: "model.type", expected: '"BPE"', actual: show(isRecord(model) ? model["type"] : model),
     });
   }
+  checkBpeModel(model, options.file);
   const plan = decodePlan(tokenizerJson["decoder"], options.file);
   const libraryJson: Json = {
     ...tokenizerJson,
@@ -626,6 +636,41 @@ function buildTokenizer(tokenizerJson: Json, options: BuildOptions): Tokenizer {
     throw new UnsupportedError({ file: options.file, expected: "a tokenizer definition @huggingface/tokenizers can run", actual: (error as Error).message });
   }
   return new LoadedTokenizer(library, plan, options);
+}
+
+/**
+ * The checks the Rust `tokenizers` crate makes when it builds a BPE model, which tokenizers.js skips: every merge is a
+ * pair of vocabulary tokens whose concatenation is in the vocabulary too (tokenizers.js would otherwise drop the
+ * merged piece's text silently), and merges are "a b" strings or [a, b] pairs, not a mix (tokenizers.js decides the
+ * format from the first one). A continuing_subword_prefix, which tokenizers.js ignores, is refused.
+ */
+function checkBpeModel(model: Json, file: string): void {
+  const vocab = model["vocab"];
+  if (!isRecord(vocab)) throw new FormatError({ file, field: "model.vocab", expected: "an object mapping tokens to ids", actual: show(vocab) });
+  const prefix = model["continuing_subword_prefix"];
+  if (prefix !== undefined && prefix !== null && prefix !== "") {
+    throw new UnsupportedError({ file, field: "model.continuing_subword_prefix", expected: "null (no word-piece prefixes)", actual: show(prefix) });
+  }
+  const merges = model["merges"] ?? [];
+  if (!Array.isArray(merges)) throw new FormatError({ file, field: "model.merges", expected: "an array of merges", actual: show(merges) });
+  const pairs = merges.length > 0 && Array.isArray(merges[0]);
+  merges.forEach((merge: unknown, i) => {
+    const field = `model.merges[${i}]`;
+    let parts: unknown[];
+    if (pairs) {
+      if (!Array.isArray(merge) || merge.length !== 2) throw new FormatError({ file, field, expected: "a pair [left, right] like the merges before it", actual: show(merge) });
+      parts = merge;
+    } else {
+      if (typeof merge !== "string") throw new FormatError({ file, field, expected: 'a string "left right" like the merges before it', actual: show(merge) });
+      parts = merge.split(" ");
+      if (parts.length !== 2) throw new FormatError({ file, field, expected: 'two tokens separated by one space ("a b")', actual: show(merge) });
+    }
+    const [left, right] = parts;
+    if (typeof left !== "string" || typeof right !== "string") throw new FormatError({ file, field, expected: "two token strings", actual: `${show(left)}, ${show(right)}` });
+    for (const token of [left, right, left + right]) {
+      if (!Object.hasOwn(vocab, token)) throw new FormatError({ file, field, expected: "a merge of vocabulary tokens into a vocabulary token", actual: `${show(token)} is not in model.vocab` });
+    }
+  });
 }
 
 /**
