@@ -6,7 +6,7 @@
 
 import { FormatError } from "./errors.js";
 import { LanguageModel, type SkipSetting } from "./language-model.js";
-import { type ModelSource, parseModelSource } from "./load.js";
+import { checkLoadOptionKeys, type ModelSource, parseModelSource } from "./load.js";
 import { modelFingerprint } from "./model/fingerprint.js";
 import { createTransformer, type EngineOptions } from "./model/load.js";
 import { chatTemplateFromGguf, chatTemplateFromHf, createChatTemplate, CHATML_TEMPLATE } from "./text/chat-template.js";
@@ -19,6 +19,7 @@ export interface LoadOptions extends EngineOptions {
 
 /** Loads a model from bytes: GGUF bytes, `{ gguf }`, or an HF folder's files `{ config, safetensors, tokenizer }`. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<LanguageModel> {
+  checkLoadOptionKeys(options);
   const parsed = parseModelSource(source);
   let tokenizer: Tokenizer;
   let chatTemplate;

@@ -7,6 +7,7 @@ import { FormatError, InputError, ResourceError, show } from "./errors.js";
 import { configFromGguf } from "./io/config.js";
 import { type GgufFile, type GgufTensor, readGguf } from "./io/gguf.js";
 import type { LoadOptions } from "./index.js";
+import { checkLoadOptionKeys } from "./load.js";
 import { LanguageModel } from "./language-model.js";
 import { fingerprintFromSamples, FINGERPRINT_SAMPLE, type TensorSample } from "./model/fingerprint.js";
 import { beginTransformer } from "./model/load.js";
@@ -27,6 +28,7 @@ const FIRST_PARSE_ATTEMPT = 1 << 20;
 
 /** Loads a GGUF model from a ReadableStream or any async iterable of byte chunks. */
 export async function loadModelFromStream(source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, options: StreamLoadOptions = {}): Promise<LanguageModel> {
+  checkLoadOptionKeys(options);
   const name = options.name ?? "model.gguf";
   const fileLength = options.byteLength ?? Infinity;
   if (options.byteLength !== undefined && !(Number.isSafeInteger(options.byteLength) && options.byteLength > 0)) {

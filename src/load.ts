@@ -1,13 +1,13 @@
 // The portable front door: model bytes (no paths, no fetching) to parsed parts. A GGUF file carries config,
 // weights, tokenizer and chat template; a Hugging Face folder brings them as separate files.
 
-import { FormatError, InputError } from "./errors.js";
+import { FormatError, InputError, show } from "./errors.js";
 import { parseJson } from "./io/byte-reader.js";
 import { configFromGguf, configFromHf } from "./io/config.js";
 import { type GgufFile, readGguf } from "./io/gguf.js";
 import { readSafetensors, readSafetensorsIndex } from "./io/safetensors.js";
 import type { Config } from "./model/config.js";
-import { ggufWeightSource, safetensorsWeightSource } from "./model/load.js";
+import { ENGINE_OPTION_KEYS, ggufWeightSource, safetensorsWeightSource } from "./model/load.js";
 import { LAYER_TENSORS } from "./model/tensor-names.js";
 import type { WeightSource } from "./model/weights.js";
 
@@ -111,4 +111,17 @@ function asBytes(value: Bytes): Uint8Array {
   if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   throw new InputError({ file: "loadModel", field: "bytes", expected: "a Uint8Array or ArrayBuffer", actual: typeof value });
+}
+
+/** Option names loadModel and its relatives accept (engine options, skip, and the Node/stream extras). */
+const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set([...ENGINE_OPTION_KEYS, "skip", "onProgress", "name", "byteLength"]);
+
+/** Rejects option objects with misspelt or unknown keys, which would otherwise be ignored silently. */
+export function checkLoadOptionKeys(options: object): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InputError({ file: "load options", field: "options", expected: "an options object (or nothing)", actual: show(options) });
+  }
+  for (const key of Object.keys(options)) {
+    if (!LOAD_OPTION_KEYS.has(key)) throw new InputError({ file: "load options", field: key, expected: `one of ${[...LOAD_OPTION_KEYS].join(", ")}`, actual: "an unknown option" });
+  }
 }

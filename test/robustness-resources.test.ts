@@ -4,7 +4,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FormatError, ResourceError, loadModel } from "../src/index.js";
+import { FormatError, InputError, ResourceError, loadModel } from "../src/index.js";
 import { type GgufMetadataEntry, ggufArray, writeGguf } from "../src/io/gguf-writer.js";
 import { readGguf } from "../src/io/gguf.js";
 import { readSafetensors } from "../src/io/safetensors.js";
@@ -140,6 +140,40 @@ test("counts and lengths of 2^40 in file headers are refused before allocating a
   }
   const header = concat(u64(huge), new TextEncoder().encode("{}"));
   assert.throws(() => readSafetensors(header), (e: unknown) => e instanceof FormatError && /header length/.test((e as Error).message));
+});
+
+test("a model over the host's maxMemoryBytes budget is a ResourceError stating both numbers, before allocating", async () => {
+  const bytes = tinyGgufWithTokenizer("Q4_1");
+  const fits = await loadModel(bytes, { maxContext: 16, maxBatch: 1 });
+  const needed = fits.transformer.arena.memory.buffer.byteLength;
+  await loadModel(bytes, { maxContext: 16, maxBatch: 1, maxMemoryBytes: 1 << 20 }).then(
+    () => assert.unreachable("should not fit in 1 MiB"),
+    (error) => {
+      assert.instance(error, ResourceError);
+      assert.match((error as Error).message, /at most 1048576 bytes \(maxMemoryBytes\)/);
+      assert.match((error as Error).message, /bytes needed/);
+    },
+  );
+  const roomy = await loadModel(bytes, { maxContext: 16, maxBatch: 1, maxMemoryBytes: needed + (1 << 20) });
+  assert.is(roomy.config.numLayers, 2);
+});
+
+test("load options: unknown keys and wrongly typed values are InputErrors naming the option", async () => {
+  const bytes = tinyGgufWithTokenizer("Q8_0");
+  const bad: [object | null, string][] = [
+    [null, "options"], [{ maxcontext: 16 }, "maxcontext"], [{ precision: "turbo" }, "precision"], [{ kernels: "gpu" }, "kernels"],
+    [{ variant: "bogus" }, "variant"], [{ expandToF32: "yes" }, "expandToF32"], [{ wasmModule: {} }, "wasmModule"],
+    [{ spawnHelper: 3 }, "spawnHelper"], [{ maxMemoryBytes: -1 }, "maxMemoryBytes"], [{ maxMemoryBytes: 2 ** 40 }, "maxMemoryBytes"],
+  ];
+  for (const [options, field] of bad) {
+    await loadModel(bytes, options as object).then(
+      () => assert.unreachable(`${JSON.stringify(options)} should be refused`),
+      (error) => {
+        assert.instance(error, InputError, `${JSON.stringify(options)}: ${String(error)}`);
+        assert.is((error as InputError).field, field);
+      },
+    );
+  }
 });
 
 test.run();

@@ -2,11 +2,11 @@
 // memory for weights + KV cache + activations, instantiates the kernels and copies the weights in (all at once,
 // or as they stream in: beginTransformer).
 
-import { ConfigError, FormatError, InputError } from "../errors.js";
+import { ConfigError, FormatError, InputError, ResourceError, show } from "../errors.js";
 import type { GgufFile } from "../io/gguf.js";
 import type { SafetensorsFile } from "../io/safetensors.js";
 import { createReferenceKernels } from "../reference/kernels.js";
-import { Arena, createMemory } from "../runtime/arena.js";
+import { Arena, createMemory, MAX_WASM_BYTES } from "../runtime/arena.js";
 import { instantiateKernels, type Kernels, type KernelVariant, pickVariant, variantBytes } from "../runtime/kernels.js";
 import { CONTROL_BYTES, type HelperHandle, type SpawnHelper, ThreadPool } from "../runtime/pool.js";
 import type { Config } from "./config.js";
@@ -41,6 +41,33 @@ export interface EngineOptions {
   readonly threads?: number;
   /** Starts a helper thread; see src/node/threads.ts (Node) and src/runtime/helper-thread.ts. */
   readonly spawnHelper?: SpawnHelper;
+  /**
+   * Most WASM memory the model may take (default and at most 4 GiB, wasm32's limit): a host with a memory budget
+   * (an edge isolate) learns at load, before anything is allocated, that the model does not fit.
+   */
+  readonly maxMemoryBytes?: number;
+}
+
+/** Every EngineOptions key, for callers that reject unknown option names. */
+export const ENGINE_OPTION_KEYS: readonly string[] = [
+  "maxContext", "maxBatch", "kvCache", "precision", "expandToF32", "kernels", "variant", "wasmModule", "threads", "spawnHelper", "maxMemoryBytes",
+] satisfies (keyof EngineOptions)[];
+
+/** Checks the value types of engine options that are not checked where they are used. */
+function checkEngineOptions(options: EngineOptions): void {
+  const fail = (field: string, expected: string, actual: unknown) => new InputError({ file: "engine options", field, expected, actual: show(actual) });
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw fail("options", "an options object (or nothing)", options);
+  const oneOf = (field: keyof EngineOptions, values: readonly unknown[]) => {
+    if (options[field] !== undefined && !values.includes(options[field])) throw fail(field, values.map((v) => JSON.stringify(v)).join(" or "), options[field]);
+  };
+  oneOf("kernels", ["wasm", "reference"]);
+  oneOf("variant", ["simd", "relaxed", "simd-threads", "relaxed-threads"]);
+  oneOf("precision", ["fast", "exact"]);
+  oneOf("expandToF32", [true, false]);
+  if (options.wasmModule !== undefined && !(options.wasmModule instanceof WebAssembly.Module)) throw fail("wasmModule", "a WebAssembly.Module", options.wasmModule);
+  if (options.spawnHelper !== undefined && typeof options.spawnHelper !== "function") throw fail("spawnHelper", "a function", options.spawnHelper);
+  const max = options.maxMemoryBytes;
+  if (max !== undefined && !(Number.isSafeInteger(max) && max > 0 && max <= MAX_WASM_BYTES)) throw fail("maxMemoryBytes", `an integer in 1..${MAX_WASM_BYTES}`, max);
 }
 
 export const DEFAULT_MAX_CONTEXT = 2048;
@@ -95,6 +122,7 @@ export interface PendingTransformer {
 }
 
 export async function beginTransformer(config: Config, table: TensorTable, options: EngineOptions = {}): Promise<PendingTransformer> {
+  checkEngineOptions(options);
   const maxContext = options.maxContext ?? Math.min(config.contextLength, DEFAULT_MAX_CONTEXT);
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   if (!Number.isSafeInteger(maxContext) || maxContext < 1 || maxContext > config.contextLength) {
@@ -121,6 +149,13 @@ export async function beginTransformer(config: Config, table: TensorTable, optio
   const scoresBytes = config.numHeads * maxContext * 4;
   const planned = weightBytes(config, table, options) + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
   const lowMemory = 1 << 20; // room for the kernel module's own static data below heap_base
+  const budget = options.maxMemoryBytes ?? MAX_WASM_BYTES;
+  if (planned + lowMemory > budget) {
+    throw new ResourceError({
+      file: table.file, field: "WASM memory", expected: `at most ${budget} bytes (maxMemoryBytes)`,
+      actual: `${planned + lowMemory} bytes needed for weights, a KV cache of ${maxContext} positions and activations`,
+    });
+  }
   const memory = createMemory(planned + lowMemory, threaded);
   let kernels: Kernels;
   let module: WebAssembly.Module | undefined;
