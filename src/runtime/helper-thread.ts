@@ -8,5 +8,5 @@ export function runHelper(init: HelperInit, onReady: () => void): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
   const control = new Int32Array(init.memory.buffer, init.control, CONTROL_SLOTS);
   onReady();
-  helperLoop(instance.exports as unknown as Kernels, control, init.part, init.scores);
+  helperLoop(instance.exports as unknown as Kernels, control, init.scores);
 }

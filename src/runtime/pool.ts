@@ -1,12 +1,15 @@
 // Threads: helper workers share the kernels' WebAssembly.Memory and split the big kernel calls with the main
 // thread. One job at a time, posted through a small control block in shared memory; everyone spins on it (an
 // Atomics.wait/notify round trip costs tens of microseconds, a token makes ~150 jobs), and helpers fall asleep
-// only after a couple of milliseconds without work. Every output element is computed by exactly one participant
-// with the same code, so results are bit-identical to a single thread.
+// only after a couple of milliseconds without work. Participants claim the job's work in small chunks from a shared
+// counter, so a helper that gets no core (a busy machine) leaves its share to the others instead of holding everyone
+// up. Every output element is computed by exactly one participant with the same code, so results are bit-identical
+// to a single thread.
 //
 // Control block (Int32 slots): SEQ job number, DONE finished helpers, SLEEPERS helpers in Atomics.wait,
 // KIND the job kind (or STOP), PARTS participants (helpers + main), MAIN_WAITING set while the main thread sleeps
-// on DONE (when its helpers are slow, e.g. descheduled on a busy machine), ARGS.. the job's arguments.
+// on DONE (when its helpers are slow, e.g. descheduled on a busy machine), NEXT the next unclaimed work item,
+// ARGS.. the job's arguments.
 
 import { ResourceError } from "../errors.js";
 import type { Kernels, Ptr } from "./kernels.js";
@@ -17,7 +20,8 @@ export const SLEEPERS = 2;
 export const KIND = 3;
 export const PARTS = 4;
 export const MAIN_WAITING = 5;
-export const ARGS = 6;
+export const NEXT = 6;
+export const ARGS = 7;
 export const CONTROL_SLOTS = 32;
 export const CONTROL_BYTES = CONTROL_SLOTS * 4;
 
@@ -27,35 +31,31 @@ export const JOB = { stop: 1, tiled: 2, attention: 3 } as const;
 export const TILED_KERNELS = ["matmul_q4_1x4", "matmul_q4_0x4", "matmul_q8_0x4"] as const;
 export type TiledKernelName = (typeof TILED_KERNELS)[number];
 
-/** [start, end) of `total` items for participant `part` of `parts` (contiguous, sizes differ by at most one). */
-export function share(total: number, part: number, parts: number): [number, number] {
-  return [Math.floor((total * part) / parts), Math.floor((total * (part + 1)) / parts)];
-}
+/** Tiles (four rows each) per claim: small enough to balance, large enough that claiming costs nothing. */
+const TILES_PER_CLAIM = 16;
 
 /**
- * Runs participant `part`'s share of the job described by the control block. The main thread is participant 0,
- * helper i is participant i + 1. `scores` is this participant's own attention scratch.
+ * Runs work of the job described by the control block until none is left unclaimed. `scores` is this
+ * participant's own attention scratch.
  */
-export function runShare(kernels: Kernels, control: Int32Array, part: number, scores: Ptr): void {
-  const parts = control[PARTS]!;
+export function runShare(kernels: Kernels, control: Int32Array, scores: Ptr): void {
   const a = (i: number) => control[ARGS + i]!;
   if (control[KIND] === JOB.tiled) {
     // args: kernel id, out, w, qx, dx, px, rows, cols, n, outStride
-    const [tile0, tile1] = share(a(6) / 4, part, parts);
-    if (tile0 < tile1) kernels[TILED_KERNELS[a(0)]!](a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), tile0, tile1, a(9));
+    const tiles = a(6) / 4;
+    const kernel = kernels[TILED_KERNELS[a(0)]!];
+    for (let tile0 = Atomics.add(control, NEXT, TILES_PER_CLAIM); tile0 < tiles; tile0 = Atomics.add(control, NEXT, TILES_PER_CLAIM)) {
+      kernel(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), tile0, Math.min(tiles, tile0 + TILES_PER_CLAIM), a(9));
+    }
   } else if (control[KIND] === JOB.attention) {
     // args: out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16
-    // n tokens with causal lengths firstSeqLen + t: a single token splits its heads, a batch splits its tokens.
+    // n tokens with causal lengths firstSeqLen + t: a single token's heads are claimed one by one, a batch's tokens.
     const n = a(9);
     const attention = a(12) === 1 ? kernels.attention_f16kv : kernels.attention;
-    if (n === 1) {
-      const [h0, h1] = share(a(4), part, parts);
-      if (h0 < h1) attention(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), scores, h0, h1);
-    } else {
-      const [t0, t1] = share(n, part, parts);
-      for (let t = t0; t < t1; t++) {
-        attention(a(0) + t * a(10) * 4, a(1) + t * a(11) * 4, a(2), a(3), a(4), a(5), a(6), a(7), a(8) + t, scores, 0, a(4));
-      }
+    const items = n === 1 ? a(4) : n;
+    for (let item = Atomics.add(control, NEXT, 1); item < items; item = Atomics.add(control, NEXT, 1)) {
+      if (n === 1) attention(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), scores, item, item + 1);
+      else attention(a(0) + item * a(10) * 4, a(1) + item * a(11) * 4, a(2), a(3), a(4), a(5), a(6), a(7), a(8) + item, scores, 0, a(4));
     }
   }
 }
@@ -73,7 +73,7 @@ export interface HelperInit {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly control: Ptr;
-  /** This helper's participant index (1..helpers). */
+  /** This helper's number (1..helpers), for messages. */
   readonly part: number;
   /** This helper's attention scratch. */
   readonly scores: Ptr;
@@ -136,15 +136,17 @@ export class ThreadPool {
       // Helpers have been lagging (no free core): run whole jobs here for a while, same numbers either way.
       this.soloJobs--;
       c[PARTS] = 1;
-      runShare(this.kernels, c, 0, this.mainScores);
+      c[NEXT] = 0;
+      runShare(this.kernels, c, this.mainScores);
       return;
     }
     c[PARTS] = this.threads;
+    Atomics.store(c, NEXT, 0);
     Atomics.store(c, DONE, 0);
     Atomics.store(c, SEQ, ++this.seq);
     if (Atomics.load(c, SLEEPERS) > 0) Atomics.notify(c, SEQ);
     const start = performance.now();
-    runShare(this.kernels, c, 0, this.mainScores);
+    runShare(this.kernels, c, this.mainScores);
     const ownDone = performance.now();
     this.waitForHelpers();
     // A helper finishing far later than we did is not getting a core (a busy machine): waiting for it would make
@@ -194,7 +196,7 @@ export class ThreadPool {
  * A helper's loop: wait for a new job, run its share, report done; sleep in Atomics.wait after ~2 ms idle.
  * Returns when the pool posts STOP.
  */
-export function helperLoop(kernels: Kernels, control: Int32Array, part: number, scores: Ptr): void {
+export function helperLoop(kernels: Kernels, control: Int32Array, scores: Ptr): void {
   // Jobs are numbered from 1; starting from 0 (not from whatever SEQ holds now) makes a job posted before this
   // helper got here still count as new.
   let seen = 0;
@@ -214,7 +216,7 @@ export function helperLoop(kernels: Kernels, control: Int32Array, part: number, 
     }
     seen = Atomics.load(control, SEQ);
     if (control[KIND] === JOB.stop) return;
-    runShare(kernels, control, part, scores);
+    runShare(kernels, control, scores);
     Atomics.add(control, DONE, 1);
     if (Atomics.load(control, MAIN_WAITING) !== 0) Atomics.notify(control, DONE);
   }
