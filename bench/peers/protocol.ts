@@ -1,0 +1,81 @@
+// The line protocol between bench/peers/run.ts and its engine runners (one child process per engine setting, so
+// engines never share a process, a heap or a thread pool). A runner loads its model, prints one JSON line
+// {"type":"ready", ...info}, then answers each {"cmd":"run"} line on stdin with one {"type":"result", ...} line, and
+// exits on {"cmd":"quit"} or end of input. Everything else a runner or its library prints goes to stderr.
+// bench/peers/runners/wllama.mjs (Deno) speaks the same protocol without importing this file.
+
+import { createInterface } from "node:readline";
+
+/** What every runner reports once loaded. */
+export interface RunnerInfo {
+  readonly engine: string;
+  readonly version: string;
+  readonly runtime: string;
+  readonly threads: number;
+  readonly weights: string;
+  /** The prompt's token ids as this engine tokenized it (or was given them). */
+  readonly promptIds?: readonly number[];
+  readonly promptTokens: number;
+  readonly notes?: string;
+}
+
+/** One measured round. Rates in tokens per second. */
+export interface RunnerResult {
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+  /** How the rates were timed, e.g. "library stats" or "wall clock". */
+  readonly timing: string;
+  readonly text?: string;
+  readonly tokens?: readonly number[];
+}
+
+export interface RunRequest {
+  readonly cmd: "run" | "quit";
+  readonly prompt: string;
+  readonly promptIds: readonly number[];
+  readonly generated: number;
+}
+
+function send(message: object): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+/** Sends `info` as ready, then runs `round` for every run request until quit. */
+export async function serve(info: RunnerInfo, round: (request: RunRequest) => Promise<RunnerResult>, close: () => Promise<void> = async () => {}): Promise<void> {
+  send({ type: "ready", ...info });
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (line.trim() === "") continue;
+    const request = JSON.parse(line) as RunRequest;
+    if (request.cmd === "quit") break;
+    try {
+      send({ type: "result", ...(await round(request)) });
+    } catch (error) {
+      send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    }
+  }
+  lines.close();
+  await close();
+}
+
+/** Reports a failure to start (the orchestrator records the message in the results). */
+export function failStart(error: unknown): never {
+  send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  process.exit(1);
+}
+
+/** Index of the largest value (greedy sampling). */
+export function argmax(values: ArrayLike<number>, offset = 0, length = values.length - offset): number {
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let i = 0; i < length; i++) {
+    const v = values[offset + i]!;
+    if (v > bestValue) {
+      bestValue = v;
+      best = i;
+    }
+  }
+  return best;
+}
