@@ -101,12 +101,14 @@ const DEQUANT_ROW: Readonly<Record<DType, keyof Kernels>> = {
 };
 const DEQUANT_TILED_ROW: Readonly<Partial<Record<DType, keyof Kernels>>> = { Q8_0: "dequant_row_q8_0x4", Q4_0: "dequant_row_q4_0x4", Q4_1: "dequant_row_q4_1x4" };
 
+/** Bytes per f32 value: buffers are addressed in bytes. */
+const F32 = 4;
+
 /** Which positions of a forward() call get logits. */
 export type LogitsWanted = "last" | "all" | "none";
 
 export class Transformer {
   private readonly invFreq: Float32Array;
-  private readonly f32Bytes = 4;
 
   constructor(
     readonly config: Config,
@@ -170,7 +172,7 @@ export class Transformer {
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
     const qkvDim = qDim + 2 * kvDim;
-    const rowOf = (buffer: Ptr, width: number, t: number) => buffer + t * width * this.f32Bytes;
+    const rowOf = (buffer: Ptr, width: number, t: number) => buffer + t * width * F32;
     this.writeRopeAngles(startPos, n);
 
     // Token embeddings: one row of the embedding table per token.
@@ -187,13 +189,11 @@ export class Transformer {
         // RoPE on the query heads and the key heads, which sit next to each other in the row.
         k.rope(qkv, c.numHeads + c.numKvHeads, c.headDim, rowOf(s.ropeCos, c.headDim / 2, t), rowOf(s.ropeSin, c.headDim / 2, t));
         // Keys and values into this position's row of the layer's KV cache.
-        this.storeKv(s.kCache[l]!, startPos + t, qkv + qDim * this.f32Bytes);
-        this.storeKv(s.vCache[l]!, startPos + t, qkv + (qDim + kvDim) * this.f32Bytes);
+        this.storeKv(s.kCache[l]!, startPos + t, qkv + qDim * F32);
+        this.storeKv(s.vCache[l]!, startPos + t, qkv + (qDim + kvDim) * F32);
       }
       // Causal attention: token t attends to positions 0 .. startPos + t.
-      const f16 = s.kvCache === "f16";
-      if (this.pool !== null) this.pool.attention(f16, s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim);
-      else for (let t = 0; t < n; t++) (f16 ? k.attention_f16kv : k.attention)(rowOf(s.att, qDim, t), rowOf(s.qkv, qkvDim, t), s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
+      this.attend(l, startPos, n);
       // Output projection and residual.
       this.project(batched, [layer.wo], s.proj, h, s.att, n);
       k.add(s.x, s.x, s.proj, n * h);
@@ -205,7 +205,7 @@ export class Transformer {
         this.project(batched, layer.gateUp, s.gateUp, 2 * c.ffnSize, s.xb, n);
         for (let t = 0; t < n; t++) {
           const gateUp = rowOf(s.gateUp, 2 * c.ffnSize, t);
-          k.swiglu(rowOf(s.ffnAct, c.ffnSize, t), gateUp, gateUp + c.ffnSize * this.f32Bytes, c.ffnSize);
+          k.swiglu(rowOf(s.ffnAct, c.ffnSize, t), gateUp, gateUp + c.ffnSize * F32, c.ffnSize);
         }
         this.project(batched, [layer.wDown], s.proj, h, s.ffnAct, n);
         // Residual add, measuring cos(h, h + FFN(norm(h))) for the skip controller in the same pass.
@@ -233,12 +233,29 @@ export class Transformer {
     if (parts.some((m) => m.layout === "tiles4")) k.quantize_q16(input, s.qx, s.dx, s.px, cols, n);
     let offset = 0;
     for (const m of parts) {
-      const target = out + offset * this.f32Bytes;
+      const target = out + offset * F32;
       if (m.layout === "tiles4" && this.pool !== null) this.pool.tiled(TILED[m.dtype]!, target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, stride);
       else if (m.layout === "tiles4") (k[TILED[m.dtype]!] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
       else if (batched) (k[MATMUL[m.dtype]] as MatmulKernel)(target, m.ptr, input, m.rows, cols, n, s.scratch, stride);
       else (k[MATVEC[m.dtype]] as MatvecKernel)(target, m.ptr, input, m.rows, cols);
       offset += m.rows;
+    }
+  }
+
+  /** Attention of the batch's n queries (in the qkv rows) over layer l's cache, into the att rows. */
+  private attend(l: number, startPos: number, n: number): void {
+    const { config: c, state: s, kernels: k } = this;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const qkvDim = qDim + 2 * kvDim;
+    const f16 = s.kvCache === "f16";
+    if (this.pool !== null) {
+      this.pool.attention(f16, s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim);
+      return;
+    }
+    const attention = f16 ? k.attention_f16kv : k.attention;
+    for (let t = 0; t < n; t++) {
+      attention(s.att + t * qDim * F32, s.qkv + t * qkvDim * F32, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
     }
   }
 
