@@ -1,5 +1,6 @@
 // ffnskip bench: measurements for a checkout of this repository (they need the dev tools: asc builds the probe).
 //   ffnskip bench decode    prefill and decode tok/s of our engine, median and range over rounds
+//   ffnskip bench skip      decode tok/s with FFN skipping off and on, rounds alternating, and the speed-up
 //   ffnskip bench roofline  WASM sequential read bandwidth (1 and N threads) -> the decode ceiling for the loaded
 //                           model's bytes per token, next to measured decode tok/s and the % of that ceiling
 // The peers (`npm run bench:peers`) and kernel (`npm run bench:kernels`) benches live in bench/ and reuse the
@@ -16,12 +17,13 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { InputError, ResourceError } from "../errors.js";
 import { DTYPES } from "../io/dtype.js";
-import type { LanguageModel } from "../language-model.js";
+import type { LanguageModel, SkipSetting } from "../language-model.js";
 import type { Matrix } from "../model/weights.js";
 import { defaultThreads, loadModelFromPath } from "../node.js";
 import { DEFAULT_MODEL_PATH } from "../node/pull.js";
 import { pickVariant } from "../runtime/kernels.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
+import { skipSetting } from "./model-flags.js";
 
 /** The repository root (this file is src/cli/bench.ts, or dist/cli/bench.js once built). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -314,6 +316,7 @@ const ROOFLINE_FLAGS = {
 const USAGE = `usage: ffnskip bench <what> [options]
 
   decode     prefill/decode tok/s of our engine (${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} tokens, greedy, EOS ignored) at 1 and N threads
+  skip       decode tok/s with FFN skipping off vs on (the shipped profile), rounds alternating, at 1 and N threads
   roofline   WASM read bandwidth (1 and N threads) -> decode ceiling for the model, vs measured decode
 
 Peers and kernel benches: npm run bench:peers, npm run bench:kernels (see README, Performance).
@@ -323,11 +326,12 @@ export async function bench(argv: string[]): Promise<void> {
   const [what, ...rest] = argv;
   if (what === "roofline") return roofline(rest);
   if (what === "decode") return decode(rest);
+  if (what === "skip") return skipSpeed(rest);
   if (what === undefined || what === "--help" || what === "-h" || what === "help") {
     process.stdout.write(USAGE);
     return;
   }
-  throw new InputError({ file: "ffnskip bench", field: "what", expected: "decode or roofline", actual: JSON.stringify(what) });
+  throw new InputError({ file: "ffnskip bench", field: "what", expected: "decode, skip or roofline", actual: JSON.stringify(what) });
 }
 
 function threadCounts(flag: number | undefined): number[] {
@@ -361,6 +365,69 @@ async function decode(argv: string[]): Promise<void> {
     `${machineLine()}; ${new Date().toISOString()}; load average (1/5/15 min) before ${loadBefore}, after ${loadAverageText()}.`,
     `Model ${relative(process.cwd(), modelPath)}; ${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} generated tokens (${BENCH_GENERATED_TOKENS - 1} decode steps), greedy, EOS ignored; median (min-max) of ${flags.rounds ?? 5} rounds after a warm-up.`, ``,
     ...lines, ``,
+  ].join("\n");
+  process.stdout.write(report);
+  if (flags.out !== undefined && flags.out !== "-") writeReport(flags.out, report);
+}
+
+const SKIP_FLAGS = { ...COMMON_FLAGS, skip: { type: "string", help: "the skip setting compared with off (default on: the shipped profile)" } } as const satisfies FlagSpecs;
+
+/**
+ * Decode speed with FFN skipping off and on, on one loaded model per thread count, rounds alternating (off, on, off,
+ * on, ...) so a busy machine slows both alike. The decode rate excludes sampling and prefill; the skip ratio is the
+ * controller's, over the same decode steps.
+ */
+async function skipSpeed(argv: string[]): Promise<void> {
+  const { flags } = parseArgs(argv, SKIP_FLAGS, "bench skip");
+  if (flags.help) {
+    process.stdout.write(`usage: ffnskip bench skip [options]\n${describeFlags(SKIP_FLAGS)}\n`);
+    return;
+  }
+  const modelPath = flags.model ?? DEFAULT_MODEL_PATH;
+  const setting = skipSetting(flags.skip ?? "on");
+  const rounds = flags.rounds ?? 7;
+  const loadBefore = loadAverageText();
+  const lines = [
+    "| threads | decode tok/s, skip off | decode tok/s, skip on | speed-up (median of per-round ratios) | FFNs skipped (after warm-up) |",
+    "|---|---|---|---|---|",
+  ];
+  process.stderr.write(`bench skip: ${modelPath}, load average ${loadBefore}\n`);
+  for (const threads of threadCounts(flags.threads)) {
+    const model = await loadModelFromPath(modelPath, { threads, maxContext: 512 });
+    try {
+      const round = async (skip: SkipSetting) => {
+        await model.generate("\n", { maxTokens: 1, stopOnEos: false }).result; // start the prompt from scratch
+        return (await model.generate(BENCH_PROMPT, { maxTokens: BENCH_GENERATED_TOKENS, stopOnEos: false, skip }).result).stats;
+      };
+      await round("off");
+      await round(setting);
+      const off: number[] = [];
+      const on: number[] = [];
+      const ratios: number[] = [];
+      let skipped = 0;
+      let skippedAfter = 0;
+      for (let r = 0; r < rounds; r++) {
+        const a = await round("off");
+        const b = await round(setting);
+        off.push(a.decodeTokensPerSecond);
+        on.push(b.decodeTokensPerSecond);
+        ratios.push(b.decodeTokensPerSecond / a.decodeTokensPerSecond);
+        skipped = b.skip.ratio;
+        skippedAfter = b.skip.ratioAfterWarmup;
+      }
+      const line = `| ${threads} | ${formatSummary(summarize(off))} | ${formatSummary(summarize(on))} | ${formatSummary(summarize(ratios), 3)}x | ${(100 * skipped).toFixed(1)}% (${(100 * skippedAfter).toFixed(1)}%) |`;
+      lines.push(line);
+      process.stderr.write(`${line}\n`);
+    } finally {
+      await model.close();
+    }
+  }
+  const report = [
+    "# ffnskip bench skip", "",
+    `Command: \`${shellCommand(["bench", "skip", ...argv])}\``, "",
+    `${machineLine()}; ${new Date().toISOString()}; load average (1/5/15 min) before ${loadBefore}, after ${loadAverageText()}.`,
+    `Model ${relative(process.cwd(), modelPath)}; skip setting ${flags.skip ?? "on"} vs off; ${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} generated tokens, greedy, EOS ignored; median (min-max) of ${rounds} rounds, off and on alternating, after a warm-up round of each.`, "",
+    ...lines, "",
   ].join("\n");
   process.stdout.write(report);
   if (flags.out !== undefined && flags.out !== "-") writeReport(flags.out, report);
