@@ -370,12 +370,17 @@ async function decode(argv: string[]): Promise<void> {
   if (flags.out !== undefined && flags.out !== "-") writeReport(flags.out, report);
 }
 
-const SKIP_FLAGS = { ...COMMON_FLAGS, skip: { type: "string", help: "the skip setting compared with off (default on: the shipped profile)" } } as const satisfies FlagSpecs;
+const DEFAULT_SKIP_SETTINGS = ["on", "fixed:0.25", "random:0.25"];
+const SKIP_FLAGS = {
+  ...COMMON_FLAGS,
+  skip: { type: "list", help: `comma-separated skip settings each compared with off (default ${DEFAULT_SKIP_SETTINGS.join(",")}: the shipped profile, fixed 25%, random 25%)` },
+} as const satisfies FlagSpecs;
 
 /**
- * Decode speed with FFN skipping off and on, on one loaded model per thread count, rounds alternating (off, on, off,
- * on, ...) so a busy machine slows both alike. The decode rate excludes sampling and prefill; the skip ratio is the
- * controller's, over the same decode steps.
+ * Decode speed with FFN skipping off and under each given setting, on one loaded model per thread count, rounds
+ * alternating (off, setting 1, setting 2, ..., off, ...) so a busy machine slows all alike. The decode rate excludes
+ * sampling and prefill; the skip ratio is the controller's, over the same decode steps. The speed-up is the median
+ * of per-round ratios to the off run of the same round.
  */
 async function skipSpeed(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, SKIP_FLAGS, "bench skip");
@@ -384,11 +389,12 @@ async function skipSpeed(argv: string[]): Promise<void> {
     return;
   }
   const modelPath = flags.model ?? DEFAULT_MODEL_PATH;
-  const setting = skipSetting(flags.skip ?? "on");
+  const names = flags.skip ?? DEFAULT_SKIP_SETTINGS;
+  const settings = names.map((name) => skipSetting(name));
   const rounds = flags.rounds ?? 7;
   const loadBefore = loadAverageText();
   const lines = [
-    "| threads | decode tok/s, skip off | decode tok/s, skip on | speed-up (median of per-round ratios) | FFNs skipped (after warm-up) |",
+    "| threads | skip setting | decode tok/s | speed-up vs off (median of per-round ratios) | FFNs skipped (after warm-up) |",
     "|---|---|---|---|---|",
   ];
   process.stderr.write(`bench skip: ${modelPath}, load average ${loadBefore}\n`);
@@ -399,25 +405,27 @@ async function skipSpeed(argv: string[]): Promise<void> {
         await model.generate("\n", { maxTokens: 1, stopOnEos: false }).result; // start the prompt from scratch
         return (await model.generate(BENCH_PROMPT, { maxTokens: BENCH_GENERATED_TOKENS, stopOnEos: false, skip }).result).stats;
       };
-      await round("off");
-      await round(setting);
+      for (const skip of ["off" as const, ...settings]) await round(skip); // warm-up
       const off: number[] = [];
-      const on: number[] = [];
-      const ratios: number[] = [];
-      let skipped = 0;
-      let skippedAfter = 0;
+      const rates = settings.map((): number[] => []);
+      const ratios = settings.map((): number[] => []);
+      const skipped = settings.map(() => ({ ratio: 0, afterWarmup: 0 }));
       for (let r = 0; r < rounds; r++) {
-        const a = await round("off");
-        const b = await round(setting);
-        off.push(a.decodeTokensPerSecond);
-        on.push(b.decodeTokensPerSecond);
-        ratios.push(b.decodeTokensPerSecond / a.decodeTokensPerSecond);
-        skipped = b.skip.ratio;
-        skippedAfter = b.skip.ratioAfterWarmup;
+        const base = (await round("off")).decodeTokensPerSecond;
+        off.push(base);
+        for (let i = 0; i < settings.length; i++) {
+          const stats = await round(settings[i]!);
+          rates[i]!.push(stats.decodeTokensPerSecond);
+          ratios[i]!.push(stats.decodeTokensPerSecond / base);
+          skipped[i] = { ratio: stats.skip.ratio, afterWarmup: stats.skip.ratioAfterWarmup };
+        }
       }
-      const line = `| ${threads} | ${formatSummary(summarize(off))} | ${formatSummary(summarize(on))} | ${formatSummary(summarize(ratios), 3)}x | ${(100 * skipped).toFixed(1)}% (${(100 * skippedAfter).toFixed(1)}%) |`;
-      lines.push(line);
-      process.stderr.write(`${line}\n`);
+      const rows = [`| ${threads} | off | ${formatSummary(summarize(off))} | 1 | 0% |`];
+      for (let i = 0; i < settings.length; i++) {
+        rows.push(`| ${threads} | ${names[i]} | ${formatSummary(summarize(rates[i]!))} | ${formatSummary(summarize(ratios[i]!), 3)}x | ${(100 * skipped[i]!.ratio).toFixed(1)}% (${(100 * skipped[i]!.afterWarmup).toFixed(1)}%) |`);
+      }
+      lines.push(...rows);
+      process.stderr.write(`${rows.join("\n")}\n`);
     } finally {
       await model.close();
     }
@@ -426,7 +434,8 @@ async function skipSpeed(argv: string[]): Promise<void> {
     "# ffnskip bench skip", "",
     `Command: \`${shellCommand(["bench", "skip", ...argv])}\``, "",
     `${machineLine()}; ${new Date().toISOString()}; load average (1/5/15 min) before ${loadBefore}, after ${loadAverageText()}.`,
-    `Model ${relative(process.cwd(), modelPath)}; skip setting ${flags.skip ?? "on"} vs off; ${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} generated tokens, greedy, EOS ignored; median (min-max) of ${rounds} rounds, off and on alternating, after a warm-up round of each.`, "",
+    `Model ${relative(process.cwd(), modelPath)}; skip settings ${names.join(", ")}, each vs off; ${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} generated tokens, greedy, EOS ignored; median (min-max) of ${rounds} rounds, off and each setting in turn within a round, after a warm-up round of each.`,
+    "on = the shipped calibrated profile (paper policy); fixed:R and random:R are the input-agnostic baselines at ratio R.", "",
     ...lines, "",
   ].join("\n");
   process.stdout.write(report);
