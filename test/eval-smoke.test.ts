@@ -1,5 +1,5 @@
-// CI smoke test of `ffnskip eval`: every task on 2 rows of the real data (when /work/shared/data, or
-// FFNSKIP_EVAL_DATA, holds it) with SmolLM2 (when pulled), checking that the result line is complete and
+// CI smoke test of `ffnskip eval`: every task on 2 rows of the real data (from FFNSKIP_EVAL_DATA, ../shared/data
+// next to the checkout, or /work/shared/data) with SmolLM2 (when pulled), checking that the result line is complete and
 // well-formed, not what the metrics are. Skips with a message when the model or the data is missing.
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,14 +12,21 @@ import { smolLM2 } from "./helpers/skip-models.js";
 
 const test = suite("eval smoke");
 const model = await smolLM2("eval smoke");
-const DATA = process.env.FFNSKIP_EVAL_DATA ?? join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "shared", "data");
-const FILES = {
-  freebaseqa: join(DATA, "freebaseqa_eval", "dev.jsonl"),
-  nq: join(DATA, "nq_open_dev", "dev.jsonl"),
-  wikitext: join(DATA, "wikitext2", "wiki.test.raw.nonblank_crlf.txt"),
-  cnndm: join(DATA, "cnndm_test_frank", "dev.jsonl"),
-  mtbench: join(DATA, "mt_bench", "question.jsonl"),
-} as const;
+// The shared data sits next to the checkout (../shared/data); a clone elsewhere finds it at this machine's place.
+const DATA_DIRS = [
+  process.env.FFNSKIP_EVAL_DATA,
+  join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..", "shared", "data"),
+  "/work/shared/data",
+].filter((d): d is string => d !== undefined);
+const filesIn = (dir: string) => ({
+  freebaseqa: join(dir, "freebaseqa_eval", "dev.jsonl"),
+  nq: join(dir, "nq_open_dev", "dev.jsonl"),
+  wikitext: join(dir, "wikitext2", "wiki.test.raw.nonblank_crlf.txt"),
+  cnndm: join(dir, "cnndm_test_frank", "dev.jsonl"),
+  mtbench: join(dir, "mt_bench", "question.jsonl"),
+});
+const DATA = DATA_DIRS.find((dir) => Object.values(filesIn(dir)).every((f) => existsSync(f))) ?? DATA_DIRS[0]!;
+const FILES = filesIn(DATA);
 const missing = Object.values(FILES).filter((f) => !existsSync(f));
 if (model !== undefined && missing.length > 0) console.log(`  [eval smoke] skipping: data missing (${missing.join(", ")}); set FFNSKIP_EVAL_DATA`);
 const ready = model !== undefined && missing.length === 0;
