@@ -359,15 +359,22 @@ async function decode(argv: string[]): Promise<void> {
     lines.push(line);
     process.stderr.write(`${line}\n`);
   }
-  const report = [
-    `# ffnskip bench decode`, ``,
-    `Command: \`${shellCommand(["bench", "decode", ...argv])}\``, ``,
-    `${machineLine()}; ${new Date().toISOString()}; load average (1/5/15 min) before ${loadBefore}, after ${loadAverageText()}.`,
+  emitReport("decode", argv, loadBefore, [
     `Model ${relative(process.cwd(), modelPath)}; ${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} generated tokens (${BENCH_GENERATED_TOKENS - 1} decode steps), greedy, EOS ignored; median (min-max) of ${flags.rounds ?? 5} rounds after a warm-up.`, ``,
-    ...lines, ``,
+    ...lines,
+  ], flags.out);
+}
+
+/** A bench report: title, command, machine and load, then `body`; to stdout, and to `out` unless absent or "-". */
+function emitReport(what: string, argv: readonly string[], loadBefore: string, body: readonly string[], out: string | undefined): void {
+  const report = [
+    `# ffnskip bench ${what}`, ``,
+    `Command: \`${shellCommand(["bench", what, ...argv])}\``, ``,
+    `${machineLine()}; ${new Date().toISOString()}; load average (1/5/15 min) before ${loadBefore}, after ${loadAverageText()}.`,
+    ...body, ``,
   ].join("\n");
   process.stdout.write(report);
-  if (flags.out !== undefined && flags.out !== "-") writeReport(flags.out, report);
+  if (out !== undefined && out !== "-") writeReport(out, report);
 }
 
 const DEFAULT_SKIP_SETTINGS = ["on", "fixed:0.25", "random:0.25"];
@@ -430,16 +437,11 @@ async function skipSpeed(argv: string[]): Promise<void> {
       await model.close();
     }
   }
-  const report = [
-    "# ffnskip bench skip", "",
-    `Command: \`${shellCommand(["bench", "skip", ...argv])}\``, "",
-    `${machineLine()}; ${new Date().toISOString()}; load average (1/5/15 min) before ${loadBefore}, after ${loadAverageText()}.`,
+  emitReport("skip", argv, loadBefore, [
     `Model ${relative(process.cwd(), modelPath)}; skip settings ${names.join(", ")}, each vs off; ${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} generated tokens, greedy, EOS ignored; median (min-max) of ${rounds} rounds, off and each setting in turn within a round, after a warm-up round of each.`,
     "on = the shipped calibrated profile (paper policy); fixed:R and random:R are the input-agnostic baselines at ratio R.", "",
-    ...lines, "",
-  ].join("\n");
-  process.stdout.write(report);
-  if (flags.out !== undefined && flags.out !== "-") writeReport(flags.out, report);
+    ...lines,
+  ], flags.out);
 }
 
 async function roofline(argv: string[]): Promise<void> {
