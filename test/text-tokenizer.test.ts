@@ -9,25 +9,17 @@ import { hfTokenizerFilesFromGguf, tokenizerFromGguf, tokenizerFromHf, type Toke
 import {
   BYTE_LEVEL_VARIANTS, SENTENCEPIECE_VARIANTS, WITH_HF_FOLDER, loadTokenizerOracle, type OracleTokenizer,
 } from "./oracle/tokenizer-oracle.js";
+import { byteLevelTokens } from "./fixtures/tiny-llama.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Hand-built vocabularies
-
-/** GPT-2's bytes_to_unicode, written out independently of src/text. */
-function byteAlphabet(): string[] {
-  const printable = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const out: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b++) out.push(String.fromCodePoint(printable(b) ? b : 256 + extra++));
-  return out;
-}
 
 function fakeGguf(metadata: Record<string, GgufValue>, file = "fake.gguf"): GgufFile {
   return { file, version: 3, alignment: 32, dataOffset: 0, metadata: new Map(Object.entries(metadata)), metadataTypes: new Map(), tensors: [] };
 }
 
 // Ids 0..255 are the bytes themselves, so the ids of any text without merges are its UTF-8 bytes.
-const BYTES = byteAlphabet();
+const BYTES = byteLevelTokens();
 const MERGED = ["he", "ll", "hell", "hello"];
 const SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>"];
 const TINY_TOKENS = [...BYTES, ...MERGED, ...SPECIALS];
