@@ -1,4 +1,4 @@
-// The generation loop: prompt ids -> prefill -> (skip controller -> decode -> sampler -> text) per token.
+// The generation session: prompt ids -> prefill -> (skip controller -> decode -> sampler -> text) per token.
 // It streams text pieces as they complete and ends on EOS, a stop string, the token limit, the end of the
 // context, or an AbortSignal. The model stays usable after any of these.
 
@@ -58,19 +58,6 @@ export interface GenerationResult {
   readonly trace: readonly TokenTrace[];
 }
 
-/** What the loop needs from the model; the KV cache prefix bookkeeping lives with the model. */
-export interface GenerationContext {
-  readonly transformer: Transformer;
-  readonly tokenizer: Tokenizer;
-  readonly controller: SkipController;
-  /** Prefills `ids` (reusing any cached prefix) and returns the last position's logits and how many were reused. */
-  prefill(ids: readonly number[]): { logits: Float32Array; reused: number };
-  /** Marks cache rows from `position` on as no longer matching a prefill (decode wrote them). */
-  invalidateFrom(position: number): void;
-  /** Names the model in errors. */
-  readonly name?: string;
-}
-
 /**
  * NaN or infinite logits come from the weights (NaN/Inf values, or a damaged layout read as numbers), never from the
  * caller: report them as such instead of letting the sampler blame its input. One pass over the vocabulary per token.
@@ -123,104 +110,141 @@ function pickSampling(options: GenerateOptions): SamplingOptionsInput {
 }
 
 /**
- * Generates from prompt ids, yielding text pieces as they complete; returns the full result. Runs synchronously
- * between yields, giving the event loop a turn every few milliseconds so that aborts and I/O get through.
+ * One token sequence on one transformer: the token loop (prefill, then one decode step per token under a skip
+ * controller) and the KV cache bookkeeping, i.e. which token each cache row holds, so that a prompt sharing a prefix
+ * with the previous one reuses those rows. Generation and teacher-forced scoring (score.ts) both run through it;
+ * whoever else writes the transformer's cache calls forget().
  */
-export async function* generateTokens(ctx: GenerationContext, promptIds: readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, GenerationResult> {
-  validateGenerateOptions(options);
-  const { transformer, tokenizer, controller } = ctx;
-  const maxContext = transformer.state.maxContext;
-  if (promptIds.length >= maxContext) {
-    throw new InputError({ file: "generate", field: "prompt", expected: `fewer than ${maxContext} tokens (the context this model was loaded with)`, actual: `${promptIds.length} tokens` });
+export class Session {
+  /** Token ids whose KV cache rows hold prefill results, position by position. */
+  private prefilled: number[] = [];
+
+  constructor(
+    readonly transformer: Transformer,
+    /** Names the model in errors. */
+    readonly name = "model",
+  ) {}
+
+  /** Prefills `ids` from position 0, reusing the cached rows of a shared prefix; the last position's logits. */
+  prefill(ids: readonly number[]): { logits: Float32Array; reused: number } {
+    let reused = 0;
+    const limit = Math.min(this.prefilled.length, ids.length - 1); // the last token always runs, for its logits
+    while (reused < limit && this.prefilled[reused] === ids[reused]) reused++;
+    this.prefilled.length = reused;
+    const logits = this.transformer.prefill(ids.slice(reused), reused, "last");
+    this.prefilled = [...ids];
+    checkModelLogits(logits, this.name, "after the prompt");
+    return { logits, reused };
   }
-  const sampler = createSampler(pickSampling(options));
-  const stopMatcher = createStopMatcher(options.stop ?? []);
-  const decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: true });
-  const eos = new Set(options.stopOnEos === false ? [] : tokenizer.eosTokenIds);
-  const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
 
-  const context = [...promptIds];
-  const generated: number[] = [];
-  let text = "";
-  let finishReason: FinishReason = "length";
-  controller.reset();
-
-  const prefillStart = now();
-  const { logits: promptLogits, reused } = ctx.prefill(promptIds);
-  checkModelLogits(promptLogits, ctx.name, "after the prompt");
-  const prefillMs = now() - prefillStart;
-  let logits = promptLogits;
-  let decodeMs = 0;
-  let lastYield = now();
-
-  while (true) {
-    if (options.signal?.aborted) {
-      finishReason = "abort";
-      break;
-    }
-    const next = sampler.sample(logits, context);
-    if (eos.has(next)) {
-      finishReason = "eos";
-      break;
-    }
-    generated.push(next);
-    context.push(next);
-    // A model may have more embedding rows than its tokenizer has tokens (a vocabulary padded to a round size): an id
-    // the tokenizer does not know decodes to no text, as in transformers, instead of failing the generation.
-    const { emit, stopped } = stopMatcher.push(next < tokenizer.vocabSize ? decoder.push(next) : "");
-    text += emit;
-    if (emit !== "" || stopped) yield { text: emit, tokens: [next] };
-    if (stopped) {
-      finishReason = "stop";
-      break;
-    }
-    if (generated.length >= maxTokens) break;
-    if (context.length >= maxContext) {
-      finishReason = "context";
-      break;
-    }
-    const position = context.length - 1;
-    ctx.invalidateFrom(position);
-    const stepStart = now();
+  /** One decode step: `token` at `position`, its FFNs gated by `controller`; the logits for the next position. */
+  step(token: number, position: number, controller: SkipController): Float32Array {
+    if (this.prefilled.length > position) this.prefilled.length = position; // the row no longer holds a prefill
     controller.beginToken();
-    logits = transformer.decode(next, position, controller);
-    checkModelLogits(logits, ctx.name, `at position ${position}`);
+    const logits = this.transformer.decode(token, position, controller);
     controller.endToken();
-    decodeMs += now() - stepStart;
-    const row = controller.trace[controller.trace.length - 1];
-    if (options.onTrace !== undefined && row !== undefined) options.onTrace(row, controller.trace.length - 1, next);
-    if (now() - lastYield > 8) {
-      await macrotask();
-      lastYield = now();
-    }
+    checkModelLogits(logits, this.name, `at position ${position}`);
+    return logits;
   }
-  if (finishReason !== "stop") {
-    const rest = stopMatcher.push(decoder.flush());
-    const tail = rest.emit + (rest.stopped ? "" : stopMatcher.flush());
-    if (rest.stopped) finishReason = "stop";
-    if (tail !== "") {
-      text += tail;
-      yield { text: tail, tokens: [] };
-    }
+
+  /** The cache rows no longer hold any known prefix (something else wrote them). */
+  forget(): void {
+    this.prefilled.length = 0;
   }
-  // Decode steps = generated tokens that were fed back (the last sampled token is never run through the model).
-  const decodeSteps = controller.stats().tokens;
-  return {
-    text,
-    tokens: generated,
-    finishReason,
-    trace: controller.trace,
-    stats: {
-      promptTokens: promptIds.length,
-      cachedPromptTokens: reused,
-      generatedTokens: generated.length,
-      prefillMs,
-      decodeMs,
-      prefillTokensPerSecond: prefillMs > 0 ? ((promptIds.length - reused) * 1000) / prefillMs : 0,
-      decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
-      skip: controller.stats(),
-    },
-  };
+
+  /**
+   * Generates from prompt ids, yielding text pieces as they complete; returns the full result. Runs synchronously
+   * between yields, giving the event loop a turn every few milliseconds so that aborts and I/O get through.
+   */
+  async *generate(tokenizer: Tokenizer, controller: SkipController, promptIds: readonly number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, GenerationResult> {
+    validateGenerateOptions(options);
+    const maxContext = this.transformer.state.maxContext;
+    if (promptIds.length >= maxContext) {
+      throw new InputError({ file: "generate", field: "prompt", expected: `fewer than ${maxContext} tokens (the context this model was loaded with)`, actual: `${promptIds.length} tokens` });
+    }
+    const sampler = createSampler(pickSampling(options));
+    const stopMatcher = createStopMatcher(options.stop ?? []);
+    const decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    const eos = new Set(options.stopOnEos === false ? [] : tokenizer.eosTokenIds);
+    const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
+
+    const context = [...promptIds];
+    const generated: number[] = [];
+    let text = "";
+    let finishReason: FinishReason = "length";
+    controller.reset();
+
+    const prefillStart = now();
+    const { logits: promptLogits, reused } = this.prefill(promptIds);
+    const prefillMs = now() - prefillStart;
+    let logits = promptLogits;
+    let decodeMs = 0;
+    let lastYield = now();
+
+    while (true) {
+      if (options.signal?.aborted) {
+        finishReason = "abort";
+        break;
+      }
+      const next = sampler.sample(logits, context);
+      if (eos.has(next)) {
+        finishReason = "eos";
+        break;
+      }
+      generated.push(next);
+      context.push(next);
+      // A model may have more embedding rows than its tokenizer has tokens (a vocabulary padded to a round size): an
+      // id the tokenizer does not know decodes to no text, as in transformers, instead of failing the generation.
+      const { emit, stopped } = stopMatcher.push(next < tokenizer.vocabSize ? decoder.push(next) : "");
+      text += emit;
+      if (emit !== "" || stopped) yield { text: emit, tokens: [next] };
+      if (stopped) {
+        finishReason = "stop";
+        break;
+      }
+      if (generated.length >= maxTokens) break;
+      if (context.length >= maxContext) {
+        finishReason = "context";
+        break;
+      }
+      const stepStart = now();
+      logits = this.step(next, context.length - 1, controller);
+      decodeMs += now() - stepStart;
+      const row = controller.trace[controller.trace.length - 1];
+      if (options.onTrace !== undefined && row !== undefined) options.onTrace(row, controller.trace.length - 1, next);
+      if (now() - lastYield > 8) {
+        await macrotask();
+        lastYield = now();
+      }
+    }
+    if (finishReason !== "stop") {
+      const rest = stopMatcher.push(decoder.flush());
+      const tail = rest.emit + (rest.stopped ? "" : stopMatcher.flush());
+      if (rest.stopped) finishReason = "stop";
+      if (tail !== "") {
+        text += tail;
+        yield { text: tail, tokens: [] };
+      }
+    }
+    // Decode steps = generated tokens that were fed back (the last sampled token is never run through the model).
+    const decodeSteps = controller.stats().tokens;
+    return {
+      text,
+      tokens: generated,
+      finishReason,
+      trace: controller.trace,
+      stats: {
+        promptTokens: promptIds.length,
+        cachedPromptTokens: reused,
+        generatedTokens: generated.length,
+        prefillMs,
+        decodeMs,
+        prefillTokensPerSecond: prefillMs > 0 ? ((promptIds.length - reused) * 1000) / prefillMs : 0,
+        decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps * 1000) / decodeMs : 0,
+        skip: controller.stats(),
+      },
+    };
+  }
 }
 
 function now(): number {

@@ -52,9 +52,9 @@ export { type SkipPolicy, SKIP_OFF } from "./skip/policies.js";
 export { parseSkipProfile, paperPolicy, type SkipProfile } from "./skip/profile.js";
 export { DEFAULT_PROFILES, defaultProfileFor } from "./skip/default-profiles.js";
 export { fixedPolicyForRatio, randomPolicyForRatio, resolveSkipSpec, type SkipSpec } from "./skip/spec.js";
-export { calibrate, coldRegions, type CalibrateOptions, type CalibrationResult, type CalibrationRun, DEFAULT_WARMUP } from "./skip/calibrate.js";
+export { calibrate, coldRegions, type CalibrateOptions, type CalibrationResult, type CalibrationRun, DEFAULT_WARMUP } from "./calibrate.js";
 export { similarityPlotSvg } from "./skip/plot.js";
-export { evaluatePerplexity, splitWindows, teacherForcedNll, type TeacherForcedOptions, type TeacherForcedResult } from "./eval/perplexity.js";
+export { evaluatePerplexity, splitWindows, teacherForcedNll, type TeacherForcedOptions, type TeacherForcedResult } from "./score.js";
 export { ConfigError, FfnskipError, FormatError, InputError, ResourceError, UnsupportedError } from "./errors.js";
 // Lower layers, for learners and tools: file readers and the bare forward pass.
 export { readGguf } from "./io/gguf.js";

@@ -3,7 +3,7 @@
 // cache rows of a prompt prefix that an earlier call already prefilled.
 
 import { ConfigError, FormatError, InputError, show } from "./errors.js";
-import { GENERATE_OPTION_KEYS, type GenerateOptions, type GeneratedPiece, type GenerationContext, type GenerationResult, generateTokens } from "./generate.js";
+import { GENERATE_OPTION_KEYS, type GenerateOptions, type GeneratedPiece, type GenerationResult, Session } from "./generate.js";
 import type { Config } from "./model/config.js";
 import type { Transformer } from "./model/transformer.js";
 import { SkipController } from "./skip/controller.js";
@@ -53,8 +53,8 @@ function validateModelOptions(options: ModelGenerateOptions): void {
 
 export class LanguageModel {
   private skipPolicy: SkipPolicy;
-  /** Token ids whose KV cache rows hold prefill results, position by position. */
-  private prefilled: number[] = [];
+  /** The model's one token sequence: its KV cache and which prompt prefix the cache holds. */
+  readonly session: Session;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -67,6 +67,7 @@ export class LanguageModel {
     skip: SkipSetting = "off",
   ) {
     this.skipPolicy = this.resolveSkip(skip);
+    this.session = new Session(transformer, name);
   }
 
   /** The policy generation uses when a call does not override it. */
@@ -152,7 +153,7 @@ export class LanguageModel {
         validateModelOptions(options);
         const policy = options.skip === undefined ? this.skipPolicy : this.resolveSkip(options.skip);
         const ids = this.promptIds(prompt, options);
-        const run = generateTokens(this.generationContext(policy), ids, options);
+        const run = this.session.generate(this.tokenizer, new SkipController(policy, this.config.numLayers), ids, options);
         while (true) {
           const step = await run.next();
           if (step.done) return step.value;
@@ -199,30 +200,6 @@ export class LanguageModel {
     const run = this.queue.then(task, task);
     this.queue = run.catch(() => {});
     return run;
-  }
-
-  /** A generation context over this model's transformer with a fresh controller for `policy`. */
-  generationContext(policy: SkipPolicy): GenerationContext {
-    return {
-      transformer: this.transformer,
-      tokenizer: this.tokenizer,
-      controller: new SkipController(policy, this.config.numLayers),
-      prefill: (ids) => this.prefillReusingCache(ids),
-      name: this.name,
-      invalidateFrom: (position) => {
-        if (this.prefilled.length > position) this.prefilled.length = position;
-      },
-    };
-  }
-
-  private prefillReusingCache(ids: readonly number[]): { logits: Float32Array; reused: number } {
-    let reused = 0;
-    const limit = Math.min(this.prefilled.length, ids.length - 1); // the last prompt token always runs, for its logits
-    while (reused < limit && this.prefilled[reused] === ids[reused]) reused++;
-    this.prefilled.length = reused;
-    const logits = this.transformer.prefill(ids.slice(reused), reused, "last");
-    this.prefilled = [...ids];
-    return { logits, reused };
   }
 
   private resolveSkip(setting: SkipSetting): SkipPolicy {

@@ -6,14 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { JsonlRowStore } from "../src/cli/eval.js";
+import { JsonlRowStore } from "../bench/eval/eval.js";
 import { gitCommit } from "../src/cli/git.js";
 import { InputError } from "../src/errors.js";
-import { parseConversations, parseQa, parseSummaries, selectRows } from "../src/eval/data.js";
-import { type RowRecord, type RowStats, skipSummary, summarizeGeneration } from "../src/eval/harness.js";
-import { lcsLength, matchedAliases, matchesAnswer, normalizeAnswer, rougeL, rougeTokens, standardError } from "../src/eval/metrics.js";
-import { truncateArticle } from "../src/eval/prompts.js";
-import { configId, resolveConfig } from "../src/eval/result.js";
+import { parseConversations, parseQa, parseSummaries, selectRows } from "../bench/eval/data.js";
+import { type RowRecord, type RowStats, summarizeGeneration } from "../bench/eval/harness.js";
+import { skipStats } from "../src/skip/controller.js";
+import { lcsLength, matchedAliases, matchesAnswer, normalizeAnswer, rougeL, rougeTokens, standardError } from "../bench/eval/metrics.js";
+import { truncateArticle } from "../bench/eval/prompts.js";
+import { configId, resolveConfig } from "../bench/eval/result.js";
 import { DEFAULT_PROFILES } from "../src/skip/default-profiles.js";
 
 const test = suite("eval metrics");
@@ -138,7 +139,7 @@ test("QA metrics: accuracy, agreement with the full model, gained/lost, both ski
   const alone = summarizeGeneration("nq", full, undefined, 30);
   assert.equal(Object.keys(alone.metrics).sort(), ["accuracy", "accuracyStderr"]);
   assert.throws(() => summarizeGeneration("nq", skip, full.slice(0, 2), 30), (e: unknown) => e instanceof InputError && e.message.includes("missing rows 2, 3"));
-  assert.equal(skipSummary(0, 0, 0, 30), { tokens: 0, warmupTokens: 0, skipped: 0, ratio: 0, ratioAfterWarmup: 0 });
+  assert.equal(skipStats(30, 0, 0, 0), { tokens: 0, warmupTokens: 0, skipped: 0, ratio: 0, ratioAfterWarmup: 0 });
 });
 
 test("summary and conversation metrics: ROUGE-L against the reference and against the full model, per turn", () => {

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { describeResult, runEval } from "../src/cli/eval.js";
-import type { ResultLine } from "../src/eval/result.js";
+import { describeResult, runEval } from "../bench/eval/eval.js";
+import type { ResultLine } from "../bench/eval/result.js";
 import { smolLM2 } from "./helpers/skip-models.js";
 
 const test = suite("eval smoke");

@@ -2,9 +2,9 @@
 // and an SVG that is well-formed XML with one line per policy in every panel.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { TaskName } from "../src/eval/data.js";
-import type { ResultLine } from "../src/eval/result.js";
-import { pooledRatio, qualityBar, sweepConfigId, sweepMarkdown, sweepRows, sweepSvg, sweepTable } from "../src/eval/sweep.js";
+import type { TaskName } from "../bench/eval/data.js";
+import type { ResultLine } from "../bench/eval/result.js";
+import { pooledRatio, qualityBar, sweepConfigId, sweepMarkdown, sweepRows, sweepSvg, sweepTable } from "../bench/eval/sweep-report.js";
 import type { SkipPolicy } from "../src/skip/policies.js";
 import { parseXml } from "./helpers/xml.js";
 

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { formatProfileJson } from "../src/cli/calibrate.js";
-import { leadingTokens } from "../src/eval/harness.js";
 import { InputError } from "../src/errors.js";
-import { evaluatePerplexity, splitWindows, teacherForcedNll, tokenNll } from "../src/eval/perplexity.js";
-import { calibrate, coldRegions } from "../src/skip/calibrate.js";
+import { Session } from "../src/generate.js";
+import { evaluatePerplexity, leadingTokens, splitWindows, teacherForcedNll, tokenNll } from "../src/score.js";
+import { calibrate, coldRegions } from "../src/calibrate.js";
 import { DEFAULT_PROFILES, defaultProfileFor } from "../src/skip/default-profiles.js";
 import { similarityPlotSvg } from "../src/skip/plot.js";
 import { parseSkipProfile, paperPolicy, type SkipProfile } from "../src/skip/profile.js";
@@ -48,7 +48,7 @@ test("teacher-forced NLL: windows, prefix, warm-up per window, and the ratio of 
   assert.equal(windows[1], tokens.slice(32, 64));
   assert.equal(splitWindows(tokens, 32, { bos: 1 })[1], [1, ...tokens.slice(31, 62)]);
   const L = tiny.config.numLayers;
-  const full = await teacherForcedNll(tiny.transformer, windows, { kind: "off" });
+  const full = await teacherForcedNll(new Session(tiny.transformer), windows, { kind: "off" });
   assert.is(full.tokens, 6 * 31);
   assert.is(full.skip.tokens, 6 * 30);
   assert.is(full.skip.skipped, 0);
@@ -61,7 +61,7 @@ test("teacher-forced NLL: windows, prefix, warm-up per window, and the ratio of 
   assert.ok(Math.abs(sum / full.tokens - full.nll) < 1e-4, `${sum / full.tokens} vs ${full.nll}`);
   assert.ok(Math.abs(full.perplexity - Math.exp(full.nll)) < 1e-9);
 
-  const fixed = await teacherForcedNll(tiny.transformer, windows, { kind: "fixed", warmup: 4, layers: [2, 5] }, { prefix: 3 });
+  const fixed = await teacherForcedNll(new Session(tiny.transformer), windows, { kind: "fixed", warmup: 4, layers: [2, 5] }, { prefix: 3 });
   assert.is(fixed.tokens, 6 * 29);
   assert.is(fixed.skip.tokens, 6 * 28);
   assert.is(fixed.skip.warmupTokens, 6 * 4);
@@ -73,7 +73,7 @@ test("teacher-forced NLL: windows, prefix, warm-up per window, and the ratio of 
   assert.ok(Number.isFinite(fixed.perplexityAfterWarmup) && fixed.perplexity !== full.perplexity);
   let thrown: unknown;
   try {
-    await teacherForcedNll(tiny.transformer, [[1]], { kind: "off" });
+    await teacherForcedNll(new Session(tiny.transformer), [[1]], { kind: "off" });
   } catch (e) {
     thrown = e;
   }
@@ -114,7 +114,7 @@ test("calibration on a short text reaches the target ratio and writes a profile 
   assert.ok(p.measured.perplexityFull! > 0 && p.measured.perplexitySkip! > 0 && p.measured.perplexityFixed! > 0 && p.measured.perplexityRandom! > 0);
   assert.ok(lines.some((l) => l.startsWith("chosen: k=")));
   // The profile's policy, run again, measures exactly what the profile records.
-  const again = await teacherForcedNll(tiny.transformer, windows, paperPolicy(p));
+  const again = await teacherForcedNll(new Session(tiny.transformer), windows, paperPolicy(p));
   assert.is(Math.round(again.skip.ratioAfterWarmup * 1e5) / 1e5, p.measured.ratioAfterWarmup);
   assert.is(Math.round(again.perplexity * 1e4) / 1e4, p.measured.perplexitySkip);
   // JSON round trip.

@@ -3,9 +3,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { InputError } from "../errors.js";
-import { leadingTokens } from "../eval/harness.js";
-import { splitWindows } from "../eval/perplexity.js";
-import { calibrate as calibrateModel, DEFAULT_K_CANDIDATES, DEFAULT_WARMUP, DEFAULT_WINDOW } from "../skip/calibrate.js";
+import { leadingTokens, splitWindows } from "../score.js";
+import { calibrate as calibrateModel, DEFAULT_K_CANDIDATES, DEFAULT_WARMUP, DEFAULT_WINDOW } from "../calibrate.js";
 import { similarityPlotSvg } from "../skip/plot.js";
 import type { SkipProfile } from "../skip/profile.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";

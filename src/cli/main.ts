@@ -18,9 +18,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   calibrate: { summary: "calibrate FFN skipping for a target ratio on a text (--data --target --out [--plot])", run: async (a) => (await import("./calibrate.js")).calibrate(a) },
   logits: { summary: "logits for token ids (--json)", run: async (a) => (await import("./token-ids.js")).logits(a) },
   greedy: { summary: "greedy continuation of token ids (--json)", run: async (a) => (await import("./token-ids.js")).greedy(a) },
-  eval: { summary: "evaluate a task under a skip setting: freebaseqa, nq, wikitext, cnndm, mtbench (--task --data [--skip] [--limit])", run: async (a) => (await import("./eval.js")).evalCommand(a) },
-  sweep: { summary: "the FFN-skip sweep: ratios x policies on QA, WikiText, CNN/DM -> bench/results/skip-sweep.md (resumable)", run: async (a) => (await import("./sweep.js")).sweepCommand(a) },
-  bench: { summary: "measure: decode tok/s, roofline (WASM read bandwidth vs decode); run from a checkout", run: async (a) => (await import("./bench.js")).bench(a) },
 };
 
 function usage(): string {

@@ -29,6 +29,18 @@ export interface SkipStats {
   readonly ratioAfterWarmup: number;
 }
 
+/** The one definition of the skip ratios: FFN blocks skipped over layers x decode steps, with and without warm-up. */
+export function skipStats(layers: number, tokens: number, warmupTokens: number, skipped: number): SkipStats {
+  const afterWarmup = tokens - warmupTokens;
+  return {
+    tokens,
+    warmupTokens,
+    skipped,
+    ratio: tokens === 0 ? 0 : skipped / (layers * tokens),
+    ratioAfterWarmup: afterWarmup === 0 ? 0 : skipped / (layers * afterWarmup),
+  };
+}
+
 export class SkipController implements FfnGate {
   readonly policy: SkipPolicy;
   private tokenIndex = -1;
@@ -37,6 +49,8 @@ export class SkipController implements FfnGate {
   private skippedLayers = new Set<number>();
   private random: SeededRandom | null = null;
   private skipped = 0;
+  /** FFN blocks skipped per layer since construction (reset() keeps counting, so it spans sequences). */
+  readonly skippedPerLayer: number[];
   private warmupTokens = 0;
   private current: { ran: Uint8Array; similarity: Float32Array } | null = null;
   private readonly rows: TokenTrace[] = [];
@@ -48,6 +62,7 @@ export class SkipController implements FfnGate {
     readonly recordTrace = true,
   ) {
     this.policy = validatePolicy(policy, numLayers);
+    this.skippedPerLayer = new Array<number>(numLayers).fill(0);
     this.reset();
   }
 
@@ -84,7 +99,10 @@ export class SkipController implements FfnGate {
   runFfn(layer: number): boolean {
     const run = this.decide(layer);
     if (this.current !== null) this.current.ran[layer] = run ? 1 : 0;
-    if (!run) this.skipped++;
+    if (!run) {
+      this.skipped++;
+      this.skippedPerLayer[layer]!++;
+    }
     return run;
   }
 
@@ -98,15 +116,7 @@ export class SkipController implements FfnGate {
   }
 
   stats(): SkipStats {
-    const tokens = this.tokenIndex + 1;
-    const afterWarmup = tokens - this.warmupTokens;
-    return {
-      tokens,
-      warmupTokens: this.warmupTokens,
-      skipped: this.skipped,
-      ratio: tokens === 0 ? 0 : this.skipped / (this.numLayers * tokens),
-      ratioAfterWarmup: afterWarmup === 0 ? 0 : this.skipped / (this.numLayers * afterWarmup),
-    };
+    return skipStats(this.numLayers, this.tokenIndex + 1, this.warmupTokens, this.skipped);
   }
 
   /** One row per generated token since the last reset (when recordTrace is on). */

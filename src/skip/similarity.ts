@@ -6,6 +6,7 @@
 
 import { ConfigError, show } from "../errors.js";
 import type { FfnGate, Transformer } from "../model/transformer.js";
+import { skipStats } from "./controller.js";
 
 export interface SimilarityRecord {
   readonly layers: number;
@@ -120,7 +121,7 @@ export function simulatePaperRatio(record: SimilarityRecord, tokens: readonly nu
       }
     }
   }
-  return skipped / (record.layers * tokens.length);
+  return skipStats(record.layers, tokens.length, 0, skipped).ratio;
 }
 
 /**

@@ -2,7 +2,7 @@
 //   node --import tsx bench/peers/runners/ffnskip.ts MODEL.gguf THREADS      (prompt in env BENCH_PROMPT)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { modelBytesPerToken, REPO_ROOT, runOurRound } from "../../../src/cli/bench.js";
+import { modelBytesPerToken, REPO_ROOT, runOurRound } from "../../speed.js";
 import { loadModelFromPath } from "../../../src/node.js";
 import { pickVariant } from "../../../src/runtime/kernels.js";
 import { failStart, serve } from "../protocol.js";

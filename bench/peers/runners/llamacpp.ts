@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
-import { REPO_ROOT } from "../../../src/cli/bench.js";
+import { REPO_ROOT } from "../../speed.js";
 import { failStart, serve } from "../protocol.js";
 
 const [modelPath, threadsArg] = process.argv.slice(2);

@@ -11,22 +11,22 @@
 
 import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { InputError } from "../errors.js";
-import { type GenerationTask, isTaskName, parseConversations, parseQa, parseSummaries, parseText, selectRows, type TaskName, TASKS } from "../eval/data.js";
+import { InputError } from "../../src/errors.js";
+import { type GenerationTask, isTaskName, parseConversations, parseQa, parseSummaries, parseText, selectRows, type TaskName, TASKS } from "./data.js";
 import {
   defaultMaxTokens, type EvalConfig, FULL_CONFIG, type GenerationRows, MemoryRowStore, PERPLEXITY_DEFAULTS, perplexityWindows, type RowRecord, type RowStore,
   runGeneration, runPerplexity, summarizeGeneration,
-} from "../eval/harness.js";
-import { ARTICLE_TOKENS, QA_INSTRUCTION, SUMMARY_INSTRUCTION } from "../eval/prompts.js";
-import { resolveConfig, type ResultLine, resultLine } from "../eval/result.js";
-import type { LanguageModel } from "../language-model.js";
-import { defaultProfileFor } from "../skip/default-profiles.js";
-import { parseSkipProfile, type SkipProfile } from "../skip/profile.js";
-import { isSkipSpec } from "../skip/spec.js";
-import { gitCommit } from "./git.js";
-import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
-import { MODEL_FLAGS, openModel } from "./model-flags.js";
-import { progressBar } from "./progress.js";
+} from "./harness.js";
+import { ARTICLE_TOKENS, QA_INSTRUCTION, SUMMARY_INSTRUCTION } from "./prompts.js";
+import { resolveConfig, type ResultLine, resultLine } from "./result.js";
+import type { LanguageModel } from "../../src/language-model.js";
+import { defaultProfileFor } from "../../src/skip/default-profiles.js";
+import { parseSkipProfile, type SkipProfile } from "../../src/skip/profile.js";
+import { isSkipSpec } from "../../src/skip/spec.js";
+import { gitCommit } from "../../src/cli/git.js";
+import { describeFlags, type FlagSpecs, parseArgs } from "../../src/cli/args.js";
+import { MODEL_FLAGS, openModel } from "../../src/cli/model-flags.js";
+import { progressBar } from "../../src/cli/progress.js";
 
 const FLAGS = {
   help: { type: "boolean", help: "show this help" },

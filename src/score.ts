@@ -11,11 +11,11 @@
 //
 // Portable (no fs); runs synchronously between windows and yields to the event loop after each window.
 
-import { InputError, show } from "../errors.js";
-import type { LanguageModel } from "../language-model.js";
-import type { FfnGate, Transformer } from "../model/transformer.js";
-import { SkipController, type SkipStats } from "../skip/controller.js";
-import { SKIP_OFF, type SkipPolicy } from "../skip/policies.js";
+import { InputError, show } from "./errors.js";
+import type { LanguageModel } from "./language-model.js";
+import type { Session } from "./generate.js";
+import { SkipController, type SkipStats, skipStats } from "./skip/controller.js";
+import type { SkipPolicy } from "./skip/policies.js";
 
 export interface TeacherForcedOptions {
   /** Tokens prefilled at the start of each window (default 1). */
@@ -57,6 +57,21 @@ export function splitWindows(tokens: readonly number[], window: number, options:
   return windows;
 }
 
+/**
+ * The first `needed` tokens of `text`, tokenizing only as much of it as needed: the text is cut at a line end, so no
+ * word is split and the tokens before the cut do not depend on what follows it.
+ */
+export function leadingTokens(encode: (text: string) => number[], text: string, needed: number): number[] {
+  let chars = needed * 6 + 1024;
+  while (true) {
+    if (chars >= text.length) return encode(text).slice(0, needed);
+    const cut = text.indexOf("\n", chars);
+    const ids = encode(cut === -1 ? text : text.slice(0, cut + 1));
+    if (ids.length >= needed + 16 || cut === -1) return ids.slice(0, needed);
+    chars *= 2;
+  }
+}
+
 /** -log softmax(logits)[target], computed in double precision. */
 export function tokenNll(logits: Float32Array, target: number): number {
   let max = -Infinity;
@@ -67,11 +82,12 @@ export function tokenNll(logits: Float32Array, target: number): number {
 }
 
 /**
- * Teacher-forced NLL of `windows` on a bare Transformer under `policy`. Overwrites the transformer's KV cache: on a
- * LanguageModel use evaluatePerplexity(), which also keeps the model's prompt-cache bookkeeping right.
+ * Teacher-forced NLL of `windows` through `session` under `policy`. Overwrites the session's KV cache: on a
+ * LanguageModel use evaluatePerplexity(), which also waits for the model's pending calls.
  */
-export async function teacherForcedNll(transformer: Transformer, windows: readonly (readonly number[])[], policy: SkipPolicy, options: TeacherForcedOptions = {}): Promise<TeacherForcedResult> {
+export async function teacherForcedNll(session: Session, windows: readonly (readonly number[])[], policy: SkipPolicy, options: TeacherForcedOptions = {}): Promise<TeacherForcedResult> {
   const prefix = options.prefix ?? 1;
+  const { transformer } = session;
   const layers = transformer.config.numLayers;
   if (!Number.isSafeInteger(prefix) || prefix < 1) throw new InputError({ file: "teacher-forced", field: "prefix", expected: "an integer >= 1", actual: show(prefix) });
   if (windows.length === 0) throw new InputError({ file: "teacher-forced", field: "windows", expected: "at least one window", actual: "none" });
@@ -81,15 +97,6 @@ export async function teacherForcedNll(transformer: Transformer, windows: readon
     }
   }
   const controller = new SkipController(policy, layers, false);
-  const skippedPerLayer = new Array<number>(layers).fill(0);
-  const gate: FfnGate = {
-    runFfn(layer) {
-      const run = controller.runFfn(layer);
-      if (!run) skippedPerLayer[layer]!++;
-      return run;
-    },
-    observe: (layer, token, similarity) => controller.observe(layer, token, similarity),
-  };
   const warmup = policy.kind === "off" ? 0 : policy.warmup;
   const nlls = new Float32Array(windows.reduce((sum, w) => sum + w.length - prefix, 0));
   let scored = 0;
@@ -101,7 +108,7 @@ export async function teacherForcedNll(transformer: Transformer, windows: readon
   for (const [index, w] of windows.entries()) {
     if (options.signal?.aborted) throw options.signal.reason ?? new InputError({ file: "teacher-forced", expected: "no abort", actual: "aborted" });
     controller.reset();
-    let logits = transformer.prefill(w.slice(0, prefix), 0, "last");
+    let logits = session.prefill(w.slice(0, prefix)).logits;
     for (let i = prefix; i < w.length; i++) {
       const nll = tokenNll(logits, w[i]!);
       nlls[scored++] = nll;
@@ -112,9 +119,7 @@ export async function teacherForcedNll(transformer: Transformer, windows: readon
         countAfter++;
       }
       if (i === w.length - 1) break;
-      controller.beginToken();
-      logits = transformer.decode(w[i]!, i, gate);
-      controller.endToken();
+      logits = session.step(w[i]!, i, controller);
     }
     const s = controller.stats();
     steps += s.tokens;
@@ -133,29 +138,14 @@ export async function teacherForcedNll(transformer: Transformer, windows: readon
     nllAfterWarmup: after,
     perplexityAfterWarmup: Math.exp(after),
     tokenNll: nlls,
-    skip: {
-      tokens: steps,
-      warmupTokens: warmupSteps,
-      skipped,
-      ratio: steps === 0 ? 0 : skipped / (layers * steps),
-      ratioAfterWarmup: steps - warmupSteps === 0 ? 0 : skipped / (layers * (steps - warmupSteps)),
-    },
-    skippedPerLayer,
+    skip: skipStats(layers, steps, warmupSteps, skipped),
+    skippedPerLayer: [...controller.skippedPerLayer],
   };
 }
 
-/**
- * teacherForcedNll() on a LanguageModel: runs after the model's pending calls (it shares the KV cache) and makes
- * the next generate() prefill its prompt from scratch.
- */
+/** teacherForcedNll() on a LanguageModel's session, after the model's pending calls (they share the KV cache). */
 export function evaluatePerplexity(model: LanguageModel, windows: readonly (readonly number[])[], policy: SkipPolicy, options: TeacherForcedOptions = {}): Promise<TeacherForcedResult> {
-  return model.exclusive(async () => {
-    try {
-      return await teacherForcedNll(model.transformer, windows, policy, options);
-    } finally {
-      model.generationContext(SKIP_OFF).invalidateFrom(0); // the cache rows no longer hold the last prompt
-    }
-  });
+  return model.exclusive(() => teacherForcedNll(model.session, windows, policy, options));
 }
 
 /** A macrotask turn (timers, I/O and abort events run), portable across JS runtimes. */

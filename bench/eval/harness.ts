@@ -12,14 +12,14 @@
 // decode step decided by a fresh SkipController exactly as in generation, the warm-up counted from each window's
 // start.
 
-import { InputError } from "../errors.js";
-import type { LanguageModel } from "../language-model.js";
-import type { SkipStats } from "../skip/controller.js";
-import { SKIP_OFF, type SkipPolicy } from "../skip/policies.js";
-import type { ChatMessage } from "../text/chat-template.js";
+import { InputError } from "../../src/errors.js";
+import type { LanguageModel } from "../../src/language-model.js";
+import { type SkipStats, skipStats } from "../../src/skip/controller.js";
+import { SKIP_OFF, type SkipPolicy } from "../../src/skip/policies.js";
+import type { ChatMessage } from "../../src/text/chat-template.js";
 import type { ConversationRow, GenerationTask, QaRow, SummaryRow } from "./data.js";
 import { matchedAliases, mean, rougeL, standardError } from "./metrics.js";
-import { evaluatePerplexity, splitWindows } from "./perplexity.js";
+import { evaluatePerplexity, leadingTokens, splitWindows } from "../../src/score.js";
 import { ARTICLE_TOKENS, CONVERSATION_MAX_TOKENS, QA_MAX_TOKENS, qaMessages, SUMMARY_MAX_TOKENS, summaryMessages, truncateArticle } from "./prompts.js";
 
 /** One skip configuration: an id for files and tables, the setting it came from, and the resolved policy. */
@@ -216,22 +216,11 @@ export async function runGeneration(model: LanguageModel, data: GenerationRows, 
   return computed;
 }
 
-/** Skip statistics summed over records (or teacher-forced steps), with both ratios. */
-export interface SkipSummary extends SkipStats {}
-
-export function skipSummary(tokens: number, warmupTokens: number, skipped: number, layers: number): SkipSummary {
-  return {
-    tokens, warmupTokens, skipped,
-    ratio: tokens === 0 ? 0 : skipped / (layers * tokens),
-    ratioAfterWarmup: tokens - warmupTokens === 0 ? 0 : skipped / (layers * (tokens - warmupTokens)),
-  };
-}
-
 /** What a task measured under one configuration. */
 export interface TaskSummary {
   readonly n: number;
   readonly metrics: Readonly<Record<string, number | null>>;
-  readonly skip: SkipSummary;
+  readonly skip: SkipStats;
   readonly decodeTokensPerSecond: number;
   readonly prefillTokensPerSecond: number;
   readonly meanGeneratedTokens?: number;
@@ -293,7 +282,7 @@ export function summarizeGeneration(task: GenerationTask, records: readonly RowR
   return {
     n: records.length,
     metrics,
-    skip: skipSummary(sum((s) => s.decodeSteps), sum((s) => s.warmupSteps), sum((s) => s.skipped), layers),
+    skip: skipStats(layers, sum((s) => s.decodeSteps), sum((s) => s.warmupSteps), sum((s) => s.skipped)),
     decodeTokensPerSecond: decodeMs > 0 ? round((sum((s) => s.decodeSteps) * 1000) / decodeMs, 2) : 0,
     prefillTokensPerSecond: prefillMs > 0 ? round((sum((s) => s.promptTokens - s.cachedPromptTokens) * 1000) / prefillMs, 2) : 0,
     meanGeneratedTokens: round(sum((s) => s.generatedTokens) / turnCount, 2),
@@ -301,21 +290,6 @@ export function summarizeGeneration(task: GenerationTask, records: readonly RowR
 }
 
 // ---- perplexity --------------------------------------------------------------------------------------------
-
-/**
- * The first `needed` tokens of `text`, tokenizing only as much of it as needed: the text is cut at a line end, so no
- * word is split and the tokens before the cut do not depend on what follows it.
- */
-export function leadingTokens(encode: (text: string) => number[], text: string, needed: number): number[] {
-  let chars = needed * 6 + 1024;
-  while (true) {
-    if (chars >= text.length) return encode(text).slice(0, needed);
-    const cut = text.indexOf("\n", chars);
-    const ids = encode(cut === -1 ? text : text.slice(0, cut + 1));
-    if (ids.length >= needed + 16 || cut === -1) return ids.slice(0, needed);
-    chars *= 2;
-  }
-}
 
 export interface PerplexityData {
   /** Tokens skipped at the start of the text (default 4096: past the calibration text). */

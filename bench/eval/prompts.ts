@@ -5,7 +5,7 @@
 // dev files (FreebaseQA dev rows 1994-1999, NQ dev lines 1800-1805), which the sweep (first 300+ rows) never scores.
 // Nothing else was tuned on evaluation data.
 
-import type { ChatMessage } from "../text/chat-template.js";
+import type { ChatMessage } from "../../src/text/chat-template.js";
 
 /** Factoid QA: one user turn, greedy, at most QA_MAX_TOKENS new tokens. */
 export const QA_INSTRUCTION = "Answer the question with just the answer, in a few words.";

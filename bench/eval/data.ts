@@ -9,7 +9,7 @@
 //   mtbench     JSONL: question_id, category, turns[]                          (mt_bench/question.jsonl)
 //   wikitext    raw text (CRLF read as LF)                                     (wikitext2/wiki.test.raw.nonblank_crlf.txt)
 
-import { InputError, show } from "../errors.js";
+import { InputError, show } from "../../src/errors.js";
 
 export const TASKS = ["freebaseqa", "nq", "wikitext", "cnndm", "mtbench"] as const;
 export type TaskName = (typeof TASKS)[number];

@@ -2,7 +2,8 @@
 // Table 3 layout: rows policy x target ratio) and the SVG plot (metric vs achieved skip ratio, one line per policy).
 // Portable; src/cli/sweep.ts runs the configurations and writes the files.
 
-import type { SkipProfile } from "../skip/profile.js";
+import { skipStats } from "../../src/skip/controller.js";
+import type { SkipProfile } from "../../src/skip/profile.js";
 import type { TaskName } from "./data.js";
 import type { ResultLine } from "./result.js";
 
@@ -52,7 +53,8 @@ export function pooledRatio(lines: readonly (ResultLine | undefined)[]): { ratio
   const steps = present.reduce((a, l) => a + l.skip.decodeSteps, 0);
   const warm = present.reduce((a, l) => a + l.skip.warmupSteps, 0);
   const skipped = present.reduce((a, l) => a + l.skip.skipped, 0);
-  return { ratio: steps === 0 ? 0 : skipped / (layers * steps), ratioAfterWarmup: steps - warm === 0 ? 0 : skipped / (layers * (steps - warm)) };
+  const { ratio, ratioAfterWarmup } = skipStats(layers, steps, warm, skipped);
+  return { ratio, ratioAfterWarmup };
 }
 
 /** Mean of the present values (undefined if none). */

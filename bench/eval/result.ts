@@ -2,11 +2,11 @@
 // skip ratio (with and without the warm-up steps), decode tok/s, the model's fingerprint, the skip settings
 // (policy, parameters, warm-up), the data, and the commit and command that produced it.
 
-import { InputError, show } from "../errors.js";
-import type { LanguageModel } from "../language-model.js";
-import { type SkipPolicy, validatePolicy } from "../skip/policies.js";
-import { paperPolicy, type SkipProfile } from "../skip/profile.js";
-import { isSkipSpec, resolveSkipSpec } from "../skip/spec.js";
+import { InputError, show } from "../../src/errors.js";
+import type { LanguageModel } from "../../src/language-model.js";
+import { type SkipPolicy, validatePolicy } from "../../src/skip/policies.js";
+import { paperPolicy, type SkipProfile } from "../../src/skip/profile.js";
+import { isSkipSpec, resolveSkipSpec } from "../../src/skip/spec.js";
 import type { TaskName } from "./data.js";
 import { type EvalConfig, FULL_CONFIG, type TaskSummary } from "./harness.js";
 

@@ -10,22 +10,22 @@
 //     layer (layer 0 and layer L-1 always run). Cold layers inside the middle are left to the threshold.
 //  3. For each k among the candidates, a threshold that reaches the target ratio (after warm-up): first from a
 //     replay of the rule on the recorded similarities, then refined with real teacher-forced runs of the controller
-//     (src/eval/perplexity.ts): the replay corrected by the measured offset, or, once runs bracket the target,
+//     (src/score.ts): the replay corrected by the measured offset, or, once runs bracket the target,
 //     linear interpolation between them, until the measured ratio is within the tolerance.
 //  4. k: the lowest calibration perplexity at the target ratio (interpolated in log-perplexity between bracketing
 //     runs), among the k whose runs got within the tolerance.
 //  5. The fixed baseline: the round(target x L) middle layers with the highest mean similarity; its and the random
 //     baseline's perplexity are measured at the same ratio (optional).
 
-import { ConfigError, InputError, show } from "../errors.js";
-import { type TeacherForcedResult, teacherForcedNll } from "../eval/perplexity.js";
-import type { LanguageModel } from "../language-model.js";
-import { SKIP_OFF, type SkipPolicy } from "./policies.js";
-import { parseSkipProfile, PROFILE_FORMAT, type SkipProfile } from "./profile.js";
+import { ConfigError, InputError, show } from "./errors.js";
+import { type TeacherForcedResult, teacherForcedNll } from "./score.js";
+import type { LanguageModel } from "./language-model.js";
+import { SKIP_OFF, type SkipPolicy } from "./skip/policies.js";
+import { parseSkipProfile, PROFILE_FORMAT, type SkipProfile } from "./skip/profile.js";
 import {
   decodeStepsAfterWarmup, recordSimilarities, type SimilarityCurve, type SimilarityRecord, similarityCurve, simulatePaperRatio, simulatedThreshold,
-} from "./similarity.js";
-import { layerCountForRatio, mostRedundantLayers } from "./spec.js";
+} from "./skip/similarity.js";
+import { layerCountForRatio, mostRedundantLayers } from "./skip/spec.js";
 
 /**
  * Default warm-up: 6 decode steps. The paper suggests ~5-10% of the maximum generation length; 6 is ~5% of a
@@ -130,7 +130,7 @@ export function calibrate(model: LanguageModel, windows: readonly (readonly numb
     try {
       return await run(model, windows, options, { warmup, kCandidates, tolerance, maxRuns });
     } finally {
-      model.generationContext(SKIP_OFF).invalidateFrom(0); // the KV cache no longer holds the last prompt
+      model.session.forget(); // the similarity record wrote the KV cache behind the session's back
     }
   });
 }
@@ -156,7 +156,7 @@ async function run(
 
   const teacherForced = async (policy: SkipPolicy, label: string) => {
     const t0 = performance.now();
-    const result = await teacherForcedNll(transformer, windows, policy, { signal: options.signal });
+    const result = await teacherForcedNll(model.session, windows, policy, { signal: options.signal });
     const seconds = (performance.now() - t0) / 1000;
     say(`${label}: perplexity ${result.perplexity.toFixed(4)}, skipped ${(100 * result.skip.ratio).toFixed(2)}% (${(100 * result.skip.ratioAfterWarmup).toFixed(2)}% after warm-up), ${seconds.toFixed(1)} s`);
     return { result, seconds };

@@ -1,7 +1,7 @@
-// ffnskip bench: measurements for a checkout of this repository (they need the dev tools: asc builds the probe).
-//   ffnskip bench decode    prefill and decode tok/s of our engine, median and range over rounds
-//   ffnskip bench skip      decode tok/s with FFN skipping off and on, rounds alternating, and the speed-up
-//   ffnskip bench roofline  WASM sequential read bandwidth (1 and N threads) -> the decode ceiling for the loaded
+// npm run bench --: measurements for a checkout of this repository (they need the dev tools: asc builds the probe).
+//   npm run bench -- decode    prefill and decode tok/s of our engine, median and range over rounds
+//   npm run bench -- skip      decode tok/s with FFN skipping off and on, rounds alternating, and the speed-up
+//   npm run bench -- roofline  WASM sequential read bandwidth (1 and N threads) -> the decode ceiling for the loaded
 //                           model's bytes per token, next to measured decode tok/s and the % of that ceiling
 // The peers (`npm run bench:peers`) and kernel (`npm run bench:kernels`) benches live in bench/ and reuse the
 // helpers exported here (prompt, rounds, summaries, machine description).
@@ -15,18 +15,18 @@ import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { InputError, ResourceError } from "../errors.js";
-import { DTYPES } from "../io/dtype.js";
-import type { LanguageModel, SkipSetting } from "../language-model.js";
-import type { Matrix } from "../model/weights.js";
-import { defaultThreads, loadModelFromPath } from "../node.js";
-import { DEFAULT_MODEL_PATH } from "../node/pull.js";
-import { pickVariant } from "../runtime/kernels.js";
-import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
-import { skipSetting } from "./model-flags.js";
+import { InputError, ResourceError } from "../src/errors.js";
+import { DTYPES } from "../src/io/dtype.js";
+import type { LanguageModel, SkipSetting } from "../src/language-model.js";
+import type { Matrix } from "../src/model/weights.js";
+import { defaultThreads, loadModelFromPath } from "../src/node.js";
+import { DEFAULT_MODEL_PATH } from "../src/node/pull.js";
+import { pickVariant } from "../src/runtime/kernels.js";
+import { describeFlags, type FlagSpecs, parseArgs } from "../src/cli/args.js";
+import { skipSetting } from "../src/cli/model-flags.js";
 
-/** The repository root (this file is src/cli/bench.ts, or dist/cli/bench.js once built). */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The repository root (this file is bench/speed.ts). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * The benchmark prompt: 32 tokens with SmolLM2's tokenizer (ours and llama.cpp's give the same ids; the peers
@@ -200,7 +200,7 @@ const STREAM_WASM = join(REPO_ROOT, "bench", "build", "stream.wasm");
 /** Compiles bench/roofline/stream.as.ts with AssemblyScript when the .wasm is missing or older than its source. */
 export function buildStreamWasm(): Uint8Array<ArrayBuffer> {
   if (!existsSync(STREAM_SOURCE)) {
-    throw new ResourceError({ file: STREAM_SOURCE, expected: "the roofline probe source (ffnskip bench runs from a checkout of the repository)", actual: "missing" });
+    throw new ResourceError({ file: STREAM_SOURCE, expected: "the roofline probe source (npm run bench -- runs from a checkout of the repository)", actual: "missing" });
   }
   if (!existsSync(STREAM_WASM) || statSync(STREAM_WASM).mtimeMs < statSync(STREAM_SOURCE).mtimeMs) {
     const asc = join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
@@ -213,28 +213,7 @@ export function buildStreamWasm(): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
-// Each worker instantiates the probe on the shared memory and, per job, streams its own slice `passes` times,
-// reporting its own duration (performance.now() origins differ between threads; durations do not).
-const STREAM_WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
-const { module, memory, control, results, index, offset, bytes } = workerData;
-const probe = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const c = new Int32Array(control), r = new Float64Array(results);
-parentPort.postMessage("ready");
-let seen = 0;
-for (;;) {
-  Atomics.wait(c, 0, seen);
-  seen = Atomics.load(c, 0);
-  if (Atomics.load(c, 3) === 1) break;
-  const passes = Atomics.load(c, 2);
-  const t0 = performance.now();
-  const check = probe.sum_v128(offset, bytes, passes);
-  r[index] = performance.now() - t0;
-  r[64 + index] = check;
-  Atomics.add(c, 1, 1);
-  Atomics.notify(c, 1);
-}
-`;
+const STREAM_WORKER = join(REPO_ROOT, "bench", "roofline", "stream-worker.cjs");
 
 export interface BandwidthResult {
   readonly threads: number;
@@ -253,7 +232,7 @@ export async function measureBandwidth(threads: number, bufferBytes: number, tri
   const PAGE = 65536;
   const base = PAGE;
   const slice = Math.floor(bufferBytes / threads / PAGE) * PAGE;
-  if (slice < PAGE) throw new InputError({ file: "ffnskip bench roofline", field: "--buffer-mb", expected: "at least 64 KiB per thread", actual: String(bufferBytes) });
+  if (slice < PAGE) throw new InputError({ file: "npm run bench -- roofline", field: "--buffer-mb", expected: "at least 64 KiB per thread", actual: String(bufferBytes) });
   const memory = new WebAssembly.Memory({ initial: Math.ceil((base + slice * threads) / PAGE), maximum: 65536, shared: true });
   const filler = new WebAssembly.Instance(module, { env: { memory } }).exports as { fill(p: number, b: number, s: number): void };
   filler.fill(base, slice * threads, 0x2545f491);
@@ -264,7 +243,7 @@ export async function measureBandwidth(threads: number, bufferBytes: number, tri
   const workers: Worker[] = [];
   try {
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(STREAM_WORKER, { eval: true, workerData: { module, memory, control, results, index: i, offset: base + i * slice, bytes: slice } });
+      const worker = new Worker(STREAM_WORKER, { workerData: { module, memory, control, results, index: i, offset: base + i * slice, bytes: slice } });
       workers.push(worker);
       await new Promise<void>((resolve, reject) => {
         worker.once("message", () => resolve());
@@ -313,7 +292,7 @@ const ROOFLINE_FLAGS = {
   "no-model": { type: "boolean", help: "bandwidth only: skip loading the model and measuring decode" },
 } as const satisfies FlagSpecs;
 
-const USAGE = `usage: ffnskip bench <what> [options]
+const USAGE = `usage: npm run bench -- <what> [options]
 
   decode     prefill/decode tok/s of our engine (${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} tokens, greedy, EOS ignored) at 1 and N threads
   skip       decode tok/s with FFN skipping off vs on (the shipped profile), rounds alternating, at 1 and N threads
@@ -331,7 +310,7 @@ export async function bench(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  throw new InputError({ file: "ffnskip bench", field: "what", expected: "decode, skip or roofline", actual: JSON.stringify(what) });
+  throw new InputError({ file: "npm run bench --", field: "what", expected: "decode, skip or roofline", actual: JSON.stringify(what) });
 }
 
 function threadCounts(flag: number | undefined): number[] {
@@ -346,7 +325,7 @@ function shellCommand(args: readonly string[]): string {
 async function decode(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, COMMON_FLAGS, "bench decode");
   if (flags.help) {
-    process.stdout.write(`usage: ffnskip bench decode [options]\n${describeFlags(COMMON_FLAGS)}\n`);
+    process.stdout.write(`usage: npm run bench -- decode [options]\n${describeFlags(COMMON_FLAGS)}\n`);
     return;
   }
   const modelPath = flags.model ?? DEFAULT_MODEL_PATH;
@@ -368,7 +347,7 @@ async function decode(argv: string[]): Promise<void> {
 /** A bench report: title, command, machine and load, then `body`; to stdout, and to `out` unless absent or "-". */
 function emitReport(what: string, argv: readonly string[], loadBefore: string, body: readonly string[], out: string | undefined): void {
   const report = [
-    `# ffnskip bench ${what}`, ``,
+    `# npm run bench -- ${what}`, ``,
     `Command: \`${shellCommand(["bench", what, ...argv])}\``, ``,
     `${machineLine()}; ${new Date().toISOString()}; load average (1/5/15 min) before ${loadBefore}, after ${loadAverageText()}.`,
     ...body, ``,
@@ -392,7 +371,7 @@ const SKIP_FLAGS = {
 async function skipSpeed(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, SKIP_FLAGS, "bench skip");
   if (flags.help) {
-    process.stdout.write(`usage: ffnskip bench skip [options]\n${describeFlags(SKIP_FLAGS)}\n`);
+    process.stdout.write(`usage: npm run bench -- skip [options]\n${describeFlags(SKIP_FLAGS)}\n`);
     return;
   }
   const modelPath = flags.model ?? DEFAULT_MODEL_PATH;
@@ -447,7 +426,7 @@ async function skipSpeed(argv: string[]): Promise<void> {
 async function roofline(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, ROOFLINE_FLAGS, "bench roofline");
   if (flags.help) {
-    process.stdout.write(`usage: ffnskip bench roofline [options]\n${describeFlags(ROOFLINE_FLAGS)}\n`);
+    process.stdout.write(`usage: npm run bench -- roofline [options]\n${describeFlags(ROOFLINE_FLAGS)}\n`);
     return;
   }
   const modelPath = flags.model ?? DEFAULT_MODEL_PATH;
