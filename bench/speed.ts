@@ -1,10 +1,10 @@
-// npm run bench --: measurements for a checkout of this repository (they need the dev tools: asc builds the probe).
+// Speed benchmarks for a checkout of this repository (they need the dev tools: asc builds the roofline probe):
 //   npm run bench -- decode    prefill and decode tok/s of our engine, median and range over rounds
 //   npm run bench -- skip      decode tok/s with FFN skipping off and on, rounds alternating, and the speed-up
-//   npm run bench -- roofline  WASM sequential read bandwidth (1 and N threads) -> the decode ceiling for the loaded
-//                           model's bytes per token, next to measured decode tok/s and the % of that ceiling
-// The peers (`npm run bench:peers`) and kernel (`npm run bench:kernels`) benches live in bench/ and reuse the
-// helpers exported here (prompt, rounds, summaries, machine description).
+//   npm run bench -- roofline  WASM sequential read bandwidth (1 and N threads) -> the decode ceiling for the
+//                              loaded model's bytes per token, next to measured decode tok/s and the % of it
+// The peers (`npm run bench:peers`) and kernel (`npm run bench:kernels`) benches reuse the helpers exported here
+// (prompt, rounds, summaries, machine description).
 //
 // Timing on a shared machine is noisy: every report prints the load average before and after, and the median with
 // min-max over rounds; a warm-up round is always run and discarded.
@@ -200,7 +200,7 @@ const STREAM_WASM = join(REPO_ROOT, "bench", "build", "stream.wasm");
 /** Compiles bench/roofline/stream.as.ts with AssemblyScript when the .wasm is missing or older than its source. */
 export function buildStreamWasm(): Uint8Array<ArrayBuffer> {
   if (!existsSync(STREAM_SOURCE)) {
-    throw new ResourceError({ file: STREAM_SOURCE, expected: "the roofline probe source (npm run bench -- runs from a checkout of the repository)", actual: "missing" });
+    throw new ResourceError({ file: STREAM_SOURCE, expected: "the roofline probe source (the speed benches run from a checkout of the repository)", actual: "missing" });
   }
   if (!existsSync(STREAM_WASM) || statSync(STREAM_WASM).mtimeMs < statSync(STREAM_SOURCE).mtimeMs) {
     const asc = join(REPO_ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
@@ -232,7 +232,7 @@ export async function measureBandwidth(threads: number, bufferBytes: number, tri
   const PAGE = 65536;
   const base = PAGE;
   const slice = Math.floor(bufferBytes / threads / PAGE) * PAGE;
-  if (slice < PAGE) throw new InputError({ file: "npm run bench -- roofline", field: "--buffer-mb", expected: "at least 64 KiB per thread", actual: String(bufferBytes) });
+  if (slice < PAGE) throw new InputError({ file: "bench roofline", field: "--buffer-mb", expected: "at least 64 KiB per thread", actual: String(bufferBytes) });
   const memory = new WebAssembly.Memory({ initial: Math.ceil((base + slice * threads) / PAGE), maximum: 65536, shared: true });
   const filler = new WebAssembly.Instance(module, { env: { memory } }).exports as { fill(p: number, b: number, s: number): void };
   filler.fill(base, slice * threads, 0x2545f491);
@@ -310,7 +310,7 @@ export async function bench(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  throw new InputError({ file: "npm run bench --", field: "what", expected: "decode, skip or roofline", actual: JSON.stringify(what) });
+  throw new InputError({ file: "npm run bench", field: "what", expected: "decode, skip or roofline", actual: JSON.stringify(what) });
 }
 
 function threadCounts(flag: number | undefined): number[] {
@@ -319,7 +319,8 @@ function threadCounts(flag: number | undefined): number[] {
 }
 
 function shellCommand(args: readonly string[]): string {
-  return ["ffnskip", ...args].map((a) => (/^[\w./:=,-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
+  const [command, ...rest] = args;
+  return ["npm", "run", command!, "--", ...rest].map((a) => (/^[\w./:=,-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
 }
 
 async function decode(argv: string[]): Promise<void> {

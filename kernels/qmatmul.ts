@@ -9,7 +9,7 @@
 //   that order matches the nibbles and bytes a 16-bit lane of a weight tile holds, so i32x4.dot_i16x8_s multiplies
 //   them without unpacking bytes.
 //
-// Weight tiles (repacked at load from llama.cpp blocks, src/model/repack.ts): rows are grouped by four; a tile row
+// Weight tiles (repacked at load from llama.cpp blocks, src/runtime/tiles.ts): rows are grouped by four; a tile row
 // of tiles holds, block after block:
 //   q4_1x4: nibbles[4 rows][16 bytes] | d[4] f16 | m[4] f16          80 bytes per block (same bytes as 4 Q4_1 blocks)
 //   q4_0x4: nibbles[4 rows][16 bytes] | d[4] f16                     72 bytes per block

@@ -3,11 +3,10 @@
 // come out as the F32 (or F16) values the quantized model actually computes with. Q/K rows go back to HF order.
 
 import { ConfigError, FormatError, InputError, ResourceError, UnsupportedError, show } from "./errors.js";
-import { configFromGguf } from "./io/config.js";
 import { rowBytes } from "./io/dtype.js";
 import type { GgufFile, GgufTensor } from "./io/gguf.js";
 import { planSafetensors } from "./io/safetensors.js";
-import type { Config } from "./model/config.js";
+import { type Config, configFromGguf } from "./model/config.js";
 import { GLOBAL_TENSORS, LAYER_TENSORS, type LayerTensor, ggufLayerName, ggufRowForHfRow, hfLayerName } from "./model/tensor-names.js";
 import { dequantize, f32ToF16 } from "./reference/quant.js";
 

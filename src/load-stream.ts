@@ -4,16 +4,15 @@
 // memory plus one chunk, which is what lets a 98 MB model load inside a 128 MB edge isolate.
 
 import { FormatError, InputError, ResourceError, show } from "./errors.js";
-import { configFromGguf } from "./io/config.js";
+import { configFromGguf } from "./model/config.js";
 import { type GgufFile, type GgufTensor, readGguf } from "./io/gguf.js";
-import type { LoadOptions } from "./index.js";
-import { checkLoadOptionKeys } from "./load.js";
+import { checkLoadOptionKeys, type LoadOptions } from "./load.js";
 import { LanguageModel } from "./language-model.js";
 import { fingerprintFromSamples, FINGERPRINT_SAMPLE, type TensorSample } from "./model/fingerprint.js";
 import { beginTransformer } from "./model/load.js";
 import type { Placement, TensorTable } from "./model/weights.js";
 import { chatTemplateFromGguf } from "./text/chat-template.js";
-import { tokenizerFromGguf } from "./text/tokenizer.js";
+import { tokenizerFromGguf } from "./text/tokenizer-gguf.js";
 
 export interface StreamLoadOptions extends LoadOptions {
   /** Names the model in errors. */

@@ -1,12 +1,18 @@
-// The portable front door: model bytes (no paths, no fetching) to parsed parts. A GGUF file carries config,
+// The portable front door: model bytes (no paths, no fetching) to a LanguageModel. A GGUF file carries config,
 // weights, tokenizer and chat template; a Hugging Face folder brings them as separate files.
 
 import { FormatError, InputError, show } from "./errors.js";
+import { LanguageModel, type SkipSetting } from "./language-model.js";
+import { modelFingerprint } from "./model/fingerprint.js";
+import { createTransformer, type EngineOptions } from "./model/load.js";
+import { chatTemplateFromGguf, chatTemplateFromHf, createChatTemplate, CHATML_TEMPLATE } from "./text/chat-template.js";
+import type { Tokenizer } from "./text/tokenizer.js";
+import { tokenizerFromGguf } from "./text/tokenizer-gguf.js";
+import { tokenizerFromHf } from "./text/tokenizer-hf.js";
 import { parseJson } from "./io/byte-reader.js";
-import { configFromGguf, configFromHf } from "./io/config.js";
 import { type GgufFile, readGguf } from "./io/gguf.js";
 import { readSafetensors, readSafetensorsIndex } from "./io/safetensors.js";
-import type { Config } from "./model/config.js";
+import { type Config, configFromGguf, configFromHf } from "./model/config.js";
 import { ENGINE_OPTION_KEYS, ggufWeightSource, safetensorsWeightSource } from "./model/load.js";
 import { LAYER_TENSORS } from "./model/tensor-names.js";
 import type { WeightSource } from "./model/weights.js";
@@ -31,6 +37,32 @@ export interface HfFolderSource {
 
 /** What loadModel() accepts: GGUF bytes, `{ gguf }`, or an HF folder's files. */
 export type ModelSource = Bytes | { readonly gguf: Bytes; readonly name?: string } | HfFolderSource;
+
+export interface LoadOptions extends EngineOptions {
+  /** FFN skipping for generation: "off" (default), "on" (shipped profile), a profile, or a policy. */
+  readonly skip?: SkipSetting;
+}
+
+/** Loads a model from bytes: GGUF bytes, `{ gguf }`, or an HF folder's files `{ config, safetensors, tokenizer }`. */
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<LanguageModel> {
+  checkLoadOptionKeys(options);
+  const parsed = parseModelSource(source);
+  let tokenizer: Tokenizer;
+  let chatTemplate;
+  if (parsed.gguf !== undefined) {
+    tokenizer = tokenizerFromGguf(parsed.gguf);
+    chatTemplate = chatTemplateFromGguf(parsed.gguf);
+  } else {
+    const hf = parsed.hf!;
+    if (hf.tokenizer === undefined) {
+      throw new FormatError({ file: `${parsed.name}/tokenizer.json`, expected: "a tokenizer.json to turn text into token ids", actual: "missing" });
+    }
+    tokenizer = tokenizerFromHf(hf.tokenizer, hf.tokenizerConfig);
+    chatTemplate = hf.tokenizerConfig !== undefined ? chatTemplateFromHf(hf.tokenizerConfig) : createChatTemplate(CHATML_TEMPLATE, {}, "ChatML fallback");
+  }
+  const [transformer, fingerprint] = await Promise.all([createTransformer(parsed.config, parsed.weights, options), modelFingerprint(parsed.config, parsed.weights)]);
+  return new LanguageModel(parsed.name, parsed.config, transformer, tokenizer, chatTemplate, fingerprint, options.skip);
+}
 
 export interface ParsedModel {
   readonly name: string;

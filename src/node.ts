@@ -1,6 +1,6 @@
 // ffnskip/node: everything in the portable entry point, plus loading models from the file system.
 
-import { type LoadOptions, loadModel } from "./index.js";
+import { type LoadOptions, loadModel } from "./load.js";
 import type { LanguageModel } from "./language-model.js";
 import { type LoadProgress, readModelSource } from "./node/files.js";
 import { defaultThreads, spawnNodeHelper } from "./node/threads.js";

@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { convertGgufToHf } from "../src/convert.js";
 import { type FfnskipError, FormatError, InputError, UnsupportedError } from "../src/errors.js";
-import { configFromGguf, configFromHf } from "../src/io/config.js";
+import { configFromGguf, configFromHf } from "../src/model/config.js";
 import { type GgufFile, readGguf } from "../src/io/gguf.js";
 import { type GgufMetadataEntry, writeGguf } from "../src/io/gguf-writer.js";
 import { readSafetensors, type SafetensorsFile } from "../src/io/safetensors.js";

@@ -1,4 +1,4 @@
-// CI smoke test of `ffnskip eval`: every task on 2 rows of the real data (from FFNSKIP_EVAL_DATA, ../shared/data
+// CI smoke test of `npm run eval`: every task on 2 rows of the real data (from FFNSKIP_EVAL_DATA, ../shared/data
 // next to the checkout, or /work/shared/data) with SmolLM2 (when pulled), checking that the result line is complete and
 // well-formed, not what the metrics are. Skips with a message when the model or the data is missing.
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -49,7 +49,7 @@ function checkLine(r: ResultLine, task: string, n: number, config: string): void
   assert.match(r.model.fingerprint, /^[0-9a-f]{64}$/);
   assert.is(r.model.layers, 30);
   assert.ok(typeof r.commit === "string" && r.commit.length > 0);
-  assert.match(r.command, /^ffnskip eval --task /);
+  assert.match(r.command, /^npm run eval -- --task /);
   assert.ok(!Number.isNaN(Date.parse(r.date)));
   for (const [key, value] of Object.entries(r.metrics)) assert.ok(value === null || Number.isFinite(value), `${key}: ${value}`);
   assert.ok(JSON.parse(JSON.stringify(r)), "serialisable");

@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { FfnskipError, InputError, type LanguageModel, loadModel } from "../src/index.js";
 import { readGguf } from "../src/io/gguf.js";
-import { hfTokenizerFilesFromGguf } from "../src/text/tokenizer.js";
+import { hfTokenizerFilesFromGguf } from "../src/text/tokenizer-gguf.js";
 import { tinyLlamaFolderFiles } from "./fixtures/tiny-llama.js";
 import { SMOL_PATH, tinyGgufWithTokenizer } from "./fuzz/seeds.js";
 

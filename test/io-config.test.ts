@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError, UnsupportedError } from "../src/errors.js";
-import { configFromGguf, configFromHf } from "../src/io/config.js";
+import { configFromGguf, configFromHf } from "../src/model/config.js";
 import { readGguf } from "../src/io/gguf.js";
 import { type GgufMetadataEntry, type GgufWriteTensor, writeGguf } from "../src/io/gguf-writer.js";
 import type { Config } from "../src/model/config.js";

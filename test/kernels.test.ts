@@ -6,7 +6,7 @@ import { f32ToBf16, f32ToF16, quantize } from "../src/reference/quant.js";
 import { createReferenceKernels } from "../src/reference/kernels.js";
 import { Arena, createMemory } from "../src/runtime/arena.js";
 import { instantiateKernels, pickVariant, type Kernels } from "../src/runtime/kernels.js";
-import { repackToTiles, TILE_BLOCK_BYTES, type TiledDType } from "../src/model/repack.js";
+import { repackToTiles, TILE_BLOCK_BYTES, type TiledDType } from "../src/runtime/tiles.js";
 import { mulberry32, randomF32 } from "./helpers/rng.js";
 
 const variant = await pickVariant(false);

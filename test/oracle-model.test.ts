@@ -17,7 +17,7 @@ import type { Transformer } from "../src/model/transformer.js";
 import { convertGgufFile } from "../src/node/convert.js";
 import { readModelSource } from "../src/node/files.js";
 import { DEFAULT_MODEL_PATH } from "../src/node/pull.js";
-import { tokenizerFromGguf } from "../src/text/tokenizer.js";
+import { tokenizerFromGguf } from "../src/text/tokenizer-gguf.js";
 import { readGguf } from "../src/io/gguf.js";
 import { TINY_SHAPE, type TinyGgufDType, writeTinyLlamaFolder, writeTinyLlamaGguf } from "./fixtures/tiny-llama.js";
 import { findOracle, type OracleSequence, runHfReference } from "./oracle/oracle.js";

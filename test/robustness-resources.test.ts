@@ -9,7 +9,7 @@ import { type GgufMetadataEntry, ggufArray, writeGguf } from "../src/io/gguf-wri
 import { readGguf } from "../src/io/gguf.js";
 import { readSafetensors } from "../src/io/safetensors.js";
 import { Arena, MAX_WASM_BYTES } from "../src/runtime/arena.js";
-import { hfTokenizerFilesFromGguf } from "../src/text/tokenizer.js";
+import { hfTokenizerFilesFromGguf } from "../src/text/tokenizer-gguf.js";
 import { tinyLlamaFolderFiles } from "./fixtures/tiny-llama.js";
 import { tinyGgufWithTokenizer } from "./fuzz/seeds.js";
 

@@ -5,7 +5,9 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError, FormatError, InputError, UnsupportedError } from "../src/errors.js";
 import { readGguf, type GgufFile, type GgufValue } from "../src/io/gguf.js";
-import { hfTokenizerFilesFromGguf, tokenizerFromGguf, tokenizerFromHf, type Tokenizer } from "../src/text/tokenizer.js";
+import type { Tokenizer } from "../src/text/tokenizer.js";
+import { hfTokenizerFilesFromGguf, tokenizerFromGguf } from "../src/text/tokenizer-gguf.js";
+import { tokenizerFromHf } from "../src/text/tokenizer-hf.js";
 import {
   BYTE_LEVEL_VARIANTS, SENTENCEPIECE_VARIANTS, WITH_HF_FOLDER, loadTokenizerOracle, type OracleTokenizer,
 } from "./oracle/tokenizer-oracle.js";

@@ -1,13 +1,13 @@
-// ffnskip eval: one task under one skip setting, printed as one JSON result line (progress bar on stderr).
+// npm run eval: one task under one skip setting, printed as one JSON result line (progress bar on stderr).
 //
-//   ffnskip eval --task freebaseqa|nq --data dev.jsonl [--skip ...] [--limit N]     accuracy, agreement with full
-//   ffnskip eval --task wikitext --data wiki.test.raw... [--tokens N --offset N]   teacher-forced perplexity
-//   ffnskip eval --task cnndm --data dev.jsonl [--limit N]                          ROUGE-L vs reference and full
-//   ffnskip eval --task mtbench --data question.jsonl --out answers.jsonl           ROUGE-L vs full, answers saved
+//   npm run eval -- --task freebaseqa|nq --data dev.jsonl [--skip ...] [--limit N]     accuracy, agreement with full
+//   npm run eval -- --task wikitext --data wiki.test.raw... [--tokens N --offset N]   teacher-forced perplexity
+//   npm run eval -- --task cnndm --data dev.jsonl [--limit N]                          ROUGE-L vs reference and full
+//   npm run eval -- --task mtbench --data question.jsonl --out answers.jsonl           ROUGE-L vs full, answers saved
 //
 // Generation tasks also run the full model on the same rows (for agreement / ROUGE-L against it), sharing each
 // prompt's prefill, unless --reference gives the rows of a saved full-model run (`--skip off --out FILE`).
-// The harness is src/eval/harness.ts; the metrics src/eval/metrics.ts; prompts and truncation src/eval/prompts.ts.
+// The harness is bench/eval/harness.ts; the metrics bench/eval/metrics.ts; prompts and truncation bench/eval/prompts.ts.
 
 import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
@@ -56,7 +56,7 @@ const FLAGS = {
 
 /** The command line as one string, quoting what a shell would need quoted. */
 export function commandLine(command: string, argv: readonly string[]): string {
-  return [`ffnskip ${command}`, ...argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a)))].join(" ");
+  return [`npm run ${command} --`, ...argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a)))].join(" ");
 }
 
 // ---- row files ------------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ function readData(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch {
-    throw new InputError({ file: "ffnskip eval", field: "--data", expected: "a readable data file", actual: JSON.stringify(path) });
+    throw new InputError({ file: "npm run eval", field: "--data", expected: "a readable data file", actual: JSON.stringify(path) });
   }
 }
 
@@ -150,7 +150,7 @@ export function profileFor(model: LanguageModel, path: string | undefined): { pr
     try {
       text = readFileSync(path, "utf8");
     } catch {
-      throw new InputError({ file: "ffnskip eval", field: "--profile", expected: "a readable profile.json", actual: JSON.stringify(path) });
+      throw new InputError({ file: "npm run eval", field: "--profile", expected: "a readable profile.json", actual: JSON.stringify(path) });
     }
     const profile = parseSkipProfile(text, path);
     checkFingerprint(model, profile, path);
@@ -173,12 +173,12 @@ export interface EvalIo {
   readonly log?: (line: string) => void;
 }
 
-/** Runs `ffnskip eval` and returns its result line (printing is left to the caller). */
+/** Runs `npm run eval` and returns its result line (printing is left to the caller). */
 export async function runEval(argv: string[], io: EvalIo = {}): Promise<ResultLine> {
   const { flags } = parseArgs(argv, FLAGS, "eval");
-  const missing = (flag: string, what: string) => new InputError({ file: "ffnskip eval", field: `--${flag}`, expected: what, actual: "nothing" });
+  const missing = (flag: string, what: string) => new InputError({ file: "npm run eval", field: `--${flag}`, expected: what, actual: "nothing" });
   if (flags.task === undefined) throw missing("task", TASKS.join(", "));
-  if (!isTaskName(flags.task)) throw new InputError({ file: "ffnskip eval", field: "--task", expected: TASKS.join(", "), actual: JSON.stringify(flags.task) });
+  if (!isTaskName(flags.task)) throw new InputError({ file: "npm run eval", field: "--task", expected: TASKS.join(", "), actual: JSON.stringify(flags.task) });
   if (flags.data === undefined) throw missing("data", "the task's data file");
   const task: TaskName = flags.task;
   const started = performance.now();
@@ -277,7 +277,7 @@ export function describeResult(r: ResultLine): string {
 
 export async function evalCommand(argv: string[]): Promise<void> {
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`usage: ffnskip eval --task TASK --data FILE [--skip off|on|fixed:R|random:R|profile.json] [--limit N] [--json] [options]\n${describeFlags(FLAGS)}\n`);
+    process.stdout.write(`usage: npm run eval -- --task TASK --data FILE [--skip off|on|fixed:R|random:R|profile.json] [--limit N] [--json] [options]\n${describeFlags(FLAGS)}\n`);
     return;
   }
   const result = await runEval(argv);

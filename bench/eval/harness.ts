@@ -1,5 +1,5 @@
 // The evaluation harness: runs the tasks under one or more skip configurations and turns the outputs into metrics.
-// Portable (no fs): the CLI (src/cli/eval.ts, src/cli/sweep.ts) reads the data and stores the rows.
+// Portable (no fs): the commands (bench/eval/eval.ts, bench/eval/sweep.ts) reads the data and stores the rows.
 //
 // Generation tasks (factoid QA, summarisation, conversation) run row-major: for each data row, every configuration
 // in turn. The prompt is the same for every configuration and prefill always runs the full model, so the model's

@@ -1,9 +1,9 @@
-// ffnskip sweep (npm run sweep): target skip ratios x policies (paper / fixed / random) on factoid QA (FreebaseQA,
+// npm run sweep: target skip ratios x policies (paper / fixed / random) on factoid QA (FreebaseQA,
 // NQ), WikiText-2 perplexity and CNN/DM summarisation, written to bench/results/skip-sweep.md + .svg with the raw
 // result lines and per-row outputs under bench/results/sweep/.
 //
 // The paper policy at each target ratio needs its own threshold (and k): calibrated on WikiText-2 tokens
-// 0..calib-tokens with src/skip/calibrate.ts (never on evaluation questions; perplexity is scored on later tokens),
+// 0..calib-tokens with src/calibrate.ts (never on evaluation questions; perplexity is scored on later tokens),
 // cached as bench/results/sweep/profiles/target-R.json. fixed:R and random:R resolve against the same profile.
 // Calibration always uses the default warm-up (6); --warmup N only changes the warm-up the policies run with (the
 // threshold targets the ratio after warm-up, which does not depend on it much).
@@ -93,15 +93,15 @@ interface Plan {
 
 function listOf<T extends string>(values: string[] | undefined, allowed: readonly T[], fallback: readonly T[], flag: string): T[] {
   if (values === undefined) return [...fallback];
-  for (const v of values) if (!(allowed as readonly string[]).includes(v)) throw new InputError({ file: "ffnskip sweep", field: `--${flag}`, expected: allowed.join(", "), actual: JSON.stringify(v) });
+  for (const v of values) if (!(allowed as readonly string[]).includes(v)) throw new InputError({ file: "npm run sweep", field: `--${flag}`, expected: allowed.join(", "), actual: JSON.stringify(v) });
   return values as T[];
 }
 
 function makePlan(flags: ReturnType<typeof parseArgs<typeof FLAGS>>["flags"]): Plan {
   const targets = (flags.targets?.map(Number) ?? [...SWEEP_TARGETS]).sort((a, b) => a - b);
-  for (const t of targets) if (!(t >= 0 && t < 0.95)) throw new InputError({ file: "ffnskip sweep", field: "--targets", expected: "ratios in [0, 0.95)", actual: String(t) });
+  for (const t of targets) if (!(t >= 0 && t < 0.95)) throw new InputError({ file: "npm run sweep", field: "--targets", expected: "ratios in [0, 0.95)", actual: String(t) });
   const calibK = (flags["calib-k"] ?? ["1", "2", "3"]).map(Number);
-  if (!calibK.every((k) => Number.isSafeInteger(k) && k >= 1)) throw new InputError({ file: "ffnskip sweep", field: "--calib-k", expected: "integers >= 1", actual: JSON.stringify(flags["calib-k"]) });
+  if (!calibK.every((k) => Number.isSafeInteger(k) && k >= 1)) throw new InputError({ file: "npm run sweep", field: "--calib-k", expected: "integers >= 1", actual: JSON.stringify(flags["calib-k"]) });
   const plan: Plan = {
     targets: [...new Set(targets.map((t) => Math.round(t * 1e4) / 1e4))],
     policies: listOf(flags.policies, SWEEP_POLICIES, SWEEP_POLICIES, "policies"),
@@ -118,7 +118,7 @@ function makePlan(flags: ReturnType<typeof parseArgs<typeof FLAGS>>["flags"]): P
     report: flags.report ?? join(REPO_ROOT, "bench", "results", "skip-sweep.md"),
   };
   if (plan.calibTokens > plan.ppl.offset && plan.tasks.includes("wikitext") && plan.policies.includes("paper")) {
-    throw new InputError({ file: "ffnskip sweep", field: "--ppl-offset", expected: `at least --calib-tokens (${plan.calibTokens}): perplexity is scored on tokens calibration never saw`, actual: String(plan.ppl.offset) });
+    throw new InputError({ file: "npm run sweep", field: "--ppl-offset", expected: `at least --calib-tokens (${plan.calibTokens}): perplexity is scored on tokens calibration never saw`, actual: String(plan.ppl.offset) });
   }
   return plan;
 }
@@ -143,7 +143,7 @@ function sweepConfigs(plan: Plan, model: LanguageModel, profiles: Map<number, { 
       const id = sweepConfigId(policy, target, plan.warmup);
       const own = profiles.get(target);
       const base = own ?? (shipped === undefined ? undefined : { profile: shipped, path: "shipped profile" });
-      if (base === undefined) throw new InputError({ file: "ffnskip sweep", field: "profile", expected: `a profile for target ${target}`, actual: "none (run with the paper policy to calibrate one)" });
+      if (base === undefined) throw new InputError({ file: "npm run sweep", field: "profile", expected: `a profile for target ${target}`, actual: "none (run with the paper policy to calibrate one)" });
       const layers = model.config.numLayers;
       const profileName = shown(base.path);
       if (policy === "paper") configs.push(resolveConfig(base.profile, { id, target, warmup: plan.warmup, layers, settingName: `paper (${profileName})`, profileName }));
@@ -251,7 +251,7 @@ function estimate(plan: Plan, missing: { task: SweepTask; configs: number }[], c
 export async function sweepCommand(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, FLAGS, "sweep");
   if (flags.help) {
-    process.stdout.write(`usage: ffnskip sweep [options]   (npm run sweep -- [options])\n${describeFlags(FLAGS)}\n`);
+    process.stdout.write(`usage: npm run sweep -- [options]\n${describeFlags(FLAGS)}\n`);
     return;
   }
   const plan = makePlan(flags);
@@ -268,7 +268,7 @@ export async function sweepCommand(argv: string[]): Promise<void> {
     return;
   }
   for (const task of plan.tasks) {
-    if (!existsSync(plan.data[task])) throw new InputError({ file: "ffnskip sweep", field: `--${task}`, expected: "a readable data file", actual: JSON.stringify(plan.data[task]) });
+    if (!existsSync(plan.data[task])) throw new InputError({ file: "npm run sweep", field: `--${task}`, expected: "a readable data file", actual: JSON.stringify(plan.data[task]) });
   }
   const paperTargets = plan.policies.includes("paper") ? plan.targets.filter((t) => t > 0) : [];
 

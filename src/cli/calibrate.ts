@@ -1,5 +1,5 @@
 // ffnskip calibrate: run calibration text through the model, pick cold regions, threshold and k for a target skip
-// ratio, and write the skip profile (and optionally the similarity plot). The method is in src/skip/calibrate.ts.
+// ratio, and write the skip profile (and optionally the similarity plot). The method is in src/calibrate.ts.
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { InputError } from "../errors.js";

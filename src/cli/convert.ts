@@ -1,7 +1,7 @@
 // ffnskip convert in.gguf out-dir/: write a Hugging Face folder (for transformers) from a GGUF file.
 import { InputError } from "../errors.js";
 import { convertGgufFile } from "../node/convert.js";
-import { hfTokenizerFilesFromGguf } from "../text/tokenizer.js";
+import { hfTokenizerFilesFromGguf } from "../text/tokenizer-gguf.js";
 import { describeFlags, parseArgs } from "./args.js";
 
 const FLAGS = {

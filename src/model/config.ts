@@ -1,5 +1,13 @@
-// The one Config every part of the engine reads. HF config.json and GGUF llama.* metadata are both resolved into
-// it once (src/io/config.ts) and it is frozen: nothing downstream re-reads the source files.
+// The one Config every part of the engine reads, and its resolution from either source:
+//   - Hugging Face config.json, read the way transformers' LlamaConfig / MistralConfig read it (same defaults, legacy
+//     rope_theta + rope_scaling keys as well as transformers 5's rope_parameters);
+//   - GGUF llama.* metadata, read the way llama.cpp reads it.
+// Every value is type- and range-checked here, once, and the Config is frozen: nothing downstream re-reads the
+// source files, and the rest of the engine can trust it.
+
+import { ConfigError, UnsupportedError, show } from "../errors.js";
+import { GLOBAL_TENSORS } from "./tensor-names.js";
+import type { GgufFile, GgufValueType } from "../io/gguf.js";
 
 export type RopeScaling =
   | { readonly type: "linear"; readonly factor: number }
@@ -38,4 +46,332 @@ export interface Config {
   readonly tiedEmbeddings: boolean;
   /** Longest sequence (prompt + generated) the model supports; also the KV cache capacity by default. */
   readonly contextLength: number;
+}
+
+type Json = Record<string, unknown>;
+
+const HF_FAMILIES = {
+  llama: { architecture: "LlamaForCausalLM", defaultKvHeads: null, defaultContext: 2048 },
+  mistral: { architecture: "MistralForCausalLM", defaultKvHeads: 8, defaultContext: 4096 * 32 },
+} as const;
+type HfFamily = keyof typeof HF_FAMILIES;
+
+/** Resolves a Hugging Face config.json (already parsed) for a Llama or Mistral model. */
+export function configFromHf(json: unknown, file = "config.json"): Config {
+  if (!isObject(json)) throw new ConfigError({ file, expected: "a JSON object", actual: show(json) });
+  const family = hfFamily(json, file);
+  const read = new HfReader(json, file);
+
+  const hiddenSize = read.positiveInt("hidden_size");
+  const numLayers = read.positiveInt("num_hidden_layers");
+  const numHeads = read.positiveInt("num_attention_heads");
+  // MistralConfig's dataclass default is 8 for a missing key, while an explicit null means "one per query head".
+  const kvDefault = json.num_key_value_heads === undefined ? HF_FAMILIES[family].defaultKvHeads : null;
+  const numKvHeads = read.positiveInt("num_key_value_heads", kvDefault ?? numHeads);
+  // transformers floors hidden/heads when head_dim is absent; a remainder would mean the checkpoint is not what it says.
+  if (read.absent("head_dim") && hiddenSize % numHeads !== 0) {
+    throw new ConfigError({ file, field: "head_dim", expected: "present, or hidden_size divisible by num_attention_heads", actual: `hidden_size ${hiddenSize}, ${numHeads} heads` });
+  }
+  const headDim = read.positiveInt("head_dim", hiddenSize / numHeads);
+  const ffnSize = read.positiveInt("intermediate_size");
+  const vocabSize = read.positiveInt("vocab_size");
+  const maxPositions = read.positiveInt("max_position_embeddings", HF_FAMILIES[family].defaultContext);
+  const rmsEps = read.positiveNumber("rms_norm_eps", 1e-6);
+  const tiedEmbeddings = read.boolean("tie_word_embeddings", false);
+
+  const hiddenAct = read.optional("hidden_act") ?? "silu";
+  if (hiddenAct !== "silu") throw new UnsupportedError({ file, field: "hidden_act", expected: '"silu"', actual: show(hiddenAct) });
+  for (const key of ["attention_bias", "mlp_bias"]) {
+    if (read.boolean(key, false)) throw new UnsupportedError({ file, field: key, expected: "false (no bias terms)", actual: "true" });
+  }
+
+  const { ropeTheta, ropeScaling } = hfRope(json, file, maxPositions);
+
+  // Mistral restricts attention to the last sliding_window positions. Capping the context at the window makes every
+  // position fall inside it, so plain causal attention is exactly the windowed attention and we need no window logic.
+  let contextLength = maxPositions;
+  if (family === "mistral") {
+    // MistralConfig defaults a missing key to 4096; an explicit null turns the window off.
+    const window = json.sliding_window === undefined ? 4096 : json.sliding_window;
+    if (window !== null) {
+      if (typeof window !== "number" || !Number.isSafeInteger(window) || window < 1) {
+        throw new ConfigError({ file, field: "sliding_window", expected: "null or a positive integer", actual: show(window) });
+      }
+      contextLength = Math.min(contextLength, window);
+    }
+  }
+
+  return finish({
+    architecture: "llama", hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
+    rmsEps, tiedEmbeddings, contextLength,
+  }, file, HF_FIELDS);
+}
+
+function hfFamily(json: Json, file: string): HfFamily {
+  const modelType = json.model_type;
+  if (modelType !== undefined) {
+    if (modelType === "llama" || modelType === "mistral") return modelType;
+    throw new UnsupportedError({ file, field: "model_type", expected: '"llama" or "mistral"', actual: show(modelType) });
+  }
+  const architectures = json.architectures;
+  if (Array.isArray(architectures)) {
+    for (const [family, info] of Object.entries(HF_FAMILIES) as [HfFamily, (typeof HF_FAMILIES)[HfFamily]][]) {
+      if (architectures.includes(info.architecture)) return family;
+    }
+  }
+  throw new UnsupportedError({
+    file, field: "model_type", expected: 'model_type "llama" or "mistral", or architectures with LlamaForCausalLM or MistralForCausalLM',
+    actual: Array.isArray(architectures) ? `architectures ${JSON.stringify(architectures.slice(0, 4))}` : "neither",
+  });
+}
+
+/**
+ * transformers' precedence: a legacy rope_scaling object wins over rope_parameters; rope_theta comes from that object,
+ * else from the top level, else 10000; the type is rope_type, else the legacy "type", else "default".
+ */
+function hfRope(json: Json, file: string, maxPositions: number): { ropeTheta: number; ropeScaling: RopeScaling | null } {
+  const legacy = json.rope_scaling;
+  let field = "rope_scaling";
+  let params: unknown = legacy;
+  if (legacy === undefined || legacy === null || (isObject(legacy) && Object.keys(legacy).length === 0)) {
+    field = "rope_parameters";
+    params = json.rope_parameters ?? {};
+  }
+  if (!isObject(params)) throw new ConfigError({ file, field, expected: "null or an object", actual: show(params) });
+  const read = new HfReader(params, file, `${field}.`);
+  const topTheta = new HfReader(json, file).positiveNumber("rope_theta", 10000);
+  const ropeTheta = read.positiveNumber("rope_theta", topTheta);
+  const partial = read.positiveNumber("partial_rotary_factor", new HfReader(json, file).positiveNumber("partial_rotary_factor", 1));
+  if (partial !== 1) throw new UnsupportedError({ file, field: `${field}.partial_rotary_factor`, expected: "1 (RoPE on the whole head)", actual: String(partial) });
+
+  const ropeType = params.rope_type ?? params.type ?? "default";
+  switch (ropeType) {
+    case "default":
+      return { ropeTheta, ropeScaling: null };
+    case "linear":
+      return { ropeTheta, ropeScaling: { type: "linear", factor: read.positiveNumber("factor") } };
+    case "llama3": {
+      const lowFreqFactor = read.positiveNumber("low_freq_factor");
+      const highFreqFactor = read.positiveNumber("high_freq_factor");
+      if (!(highFreqFactor > lowFreqFactor)) {
+        throw new ConfigError({ file, field: `${field}.high_freq_factor`, expected: `greater than low_freq_factor ${lowFreqFactor}`, actual: String(highFreqFactor) });
+      }
+      return {
+        ropeTheta,
+        ropeScaling: {
+          type: "llama3", factor: read.positiveNumber("factor"), lowFreqFactor, highFreqFactor,
+          // A top-level original_max_position_embeddings takes priority in transformers (Phi-3 style configs).
+          originalContextLength: json.original_max_position_embeddings !== undefined
+            ? new HfReader(json, file).positiveInt("original_max_position_embeddings")
+            : read.positiveInt("original_max_position_embeddings", maxPositions),
+        },
+      };
+    }
+    default:
+      throw new UnsupportedError({ file, field: `${field}.rope_type`, expected: '"default", "linear" or "llama3"', actual: show(ropeType) });
+  }
+}
+
+/** Typed access to one JSON object; `prefix` names nested objects in errors. */
+class HfReader {
+  constructor(
+    private readonly json: Json,
+    private readonly file: string,
+    private readonly prefix = "",
+  ) {}
+
+  absent(key: string): boolean {
+    return this.json[key] === undefined || this.json[key] === null;
+  }
+
+  optional(key: string): unknown {
+    return this.absent(key) ? undefined : this.json[key];
+  }
+
+  private value(key: string, fallback: unknown): unknown {
+    if (!this.absent(key)) return this.json[key];
+    if (fallback === undefined) throw new ConfigError({ file: this.file, field: this.prefix + key, expected: "a value", actual: "nothing (missing)" });
+    return fallback;
+  }
+
+  positiveInt(key: string, fallback?: number): number {
+    const v = this.value(key, fallback);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+      throw new ConfigError({ file: this.file, field: this.prefix + key, expected: "a positive integer", actual: show(v) });
+    }
+    return v;
+  }
+
+  positiveNumber(key: string, fallback?: number): number {
+    const v = this.value(key, fallback);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      throw new ConfigError({ file: this.file, field: this.prefix + key, expected: "a positive finite number", actual: show(v) });
+    }
+    return v;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const v = this.value(key, fallback);
+    if (typeof v !== "boolean") throw new ConfigError({ file: this.file, field: this.prefix + key, expected: "true or false", actual: show(v) });
+    return v;
+  }
+}
+
+const INTEGER_TYPES: ReadonlySet<GgufValueType> = new Set(["UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "UINT64", "INT64"]);
+const FLOAT_TYPES: ReadonlySet<GgufValueType> = new Set(["FLOAT32", "FLOAT64"]);
+
+/** Resolves a GGUF file's llama.* metadata (llama.cpp's key names and defaults). */
+export function configFromGguf(gguf: GgufFile): Config {
+  const file = gguf.file;
+  const read = new GgufReader(gguf);
+  const architecture = read.string("general.architecture");
+  if (architecture !== "llama") throw new UnsupportedError({ file, field: "general.architecture", expected: '"llama"', actual: show(architecture) });
+  const experts = read.int("llama.expert_count", 0, 0);
+  if (experts > 0) throw new UnsupportedError({ file, field: "llama.expert_count", expected: "0 (a dense model)", actual: `${experts} experts (mixture of experts)` });
+
+  const hiddenSize = read.int("llama.embedding_length");
+  const numLayers = read.int("llama.block_count");
+  const numHeads = read.int("llama.attention.head_count");
+  const numKvHeads = read.int("llama.attention.head_count_kv", numHeads);
+  if (!gguf.metadata.has("llama.attention.key_length") && hiddenSize % numHeads !== 0) {
+    throw new ConfigError({ file, field: "llama.attention.key_length", expected: "present, or embedding_length divisible by head_count", actual: `embedding_length ${hiddenSize}, ${numHeads} heads` });
+  }
+  const headDim = read.int("llama.attention.key_length", hiddenSize / numHeads);
+  const valueDim = read.int("llama.attention.value_length", headDim);
+  if (valueDim !== headDim) throw new UnsupportedError({ file, field: "llama.attention.value_length", expected: `equal to the key length ${headDim}`, actual: String(valueDim) });
+  const ropeDims = read.int("llama.rope.dimension_count", headDim);
+  if (ropeDims !== headDim) throw new UnsupportedError({ file, field: "llama.rope.dimension_count", expected: `the head dimension ${headDim} (RoPE on the whole head)`, actual: String(ropeDims) });
+  const ffnSize = read.int("llama.feed_forward_length");
+  const contextLength = read.int("llama.context_length");
+  const rmsEps = read.float("llama.attention.layer_norm_rms_epsilon");
+  const ropeTheta = read.float("llama.rope.freq_base", 10000);
+
+  const embed = gguf.tensors.find((t) => t.name === GLOBAL_TENSORS.embed.gguf);
+  const embedRows = embed?.shape.length === 2 ? embed.shape[0] : undefined;
+  let vocabSize: number;
+  if (gguf.metadata.has("llama.vocab_size")) {
+    vocabSize = read.int("llama.vocab_size");
+    if (embedRows !== undefined && embedRows !== vocabSize) {
+      throw new ConfigError({ file, field: "llama.vocab_size", expected: `the ${GLOBAL_TENSORS.embed.gguf} row count ${embedRows}`, actual: String(vocabSize) });
+    }
+  } else if (embedRows !== undefined) {
+    vocabSize = embedRows;
+  } else {
+    throw new ConfigError({ file, field: "llama.vocab_size", expected: `the key, or a 2-D ${GLOBAL_TENSORS.embed.gguf} tensor to count rows of`, actual: "neither" });
+  }
+
+  // Llama 3.1 GGUFs carry their frequency scaling as per-frequency factors in this tensor, not as metadata.
+  if (gguf.tensors.some((t) => t.name === "rope_freqs.weight")) {
+    throw new UnsupportedError({ file, field: "rope_freqs.weight", expected: "no per-frequency RoPE factors tensor", actual: "one (Llama 3.1 style scaling stored as a tensor)" });
+  }
+  let ropeScaling: RopeScaling | null = null;
+  const scalingType = gguf.metadata.has("llama.rope.scaling.type") ? read.string("llama.rope.scaling.type") : "none";
+  if (gguf.metadata.has("llama.rope.scaling.original_context_length")) read.int("llama.rope.scaling.original_context_length");
+  if (scalingType === "linear") {
+    ropeScaling = { type: "linear", factor: read.float("llama.rope.scaling.factor") };
+  } else if (scalingType === "none") {
+    const factor = read.float("llama.rope.scaling.factor", 1);
+    if (factor !== 1) throw new ConfigError({ file, field: "llama.rope.scaling.factor", expected: "1 or absent when llama.rope.scaling.type is none", actual: String(factor) });
+  } else {
+    throw new UnsupportedError({ file, field: "llama.rope.scaling.type", expected: '"none" or "linear"', actual: show(scalingType) });
+  }
+
+  const tiedEmbeddings = !gguf.tensors.some((t) => t.name === GLOBAL_TENSORS.lmHead.gguf);
+  return finish({
+    architecture: "llama", hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
+    rmsEps, tiedEmbeddings, contextLength,
+  }, file, GGUF_FIELDS);
+}
+
+/** Typed access to GGUF metadata: the stored value type must fit the kind of value asked for. */
+class GgufReader {
+  constructor(private readonly gguf: GgufFile) {}
+
+  private fail(key: string, expected: string, actual: string): ConfigError {
+    return new ConfigError({ file: this.gguf.file, field: key, expected, actual });
+  }
+
+  private raw(key: string, kinds: ReadonlySet<GgufValueType>, kindName: string): unknown {
+    const type = this.gguf.metadataTypes.get(key);
+    if (type === undefined) throw this.fail(key, kindName, "nothing (missing)");
+    if (!kinds.has(type)) throw this.fail(key, kindName, `a ${type} value ${show(this.gguf.metadata.get(key))}`);
+    return this.gguf.metadata.get(key);
+  }
+
+  int(key: string, fallback?: number, min = 1): number {
+    if (fallback !== undefined && !this.gguf.metadata.has(key)) return fallback;
+    const v = this.raw(key, INTEGER_TYPES, "an integer");
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) throw this.fail(key, min === 0 ? "a non-negative integer" : "a positive integer", show(v));
+    return v;
+  }
+
+  float(key: string, fallback?: number): number {
+    if (fallback !== undefined && !this.gguf.metadata.has(key)) return fallback;
+    const v = this.raw(key, FLOAT_TYPES, "a FLOAT32 or FLOAT64");
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw this.fail(key, "a positive finite number", show(v));
+    return v;
+  }
+
+  string(key: string): string {
+    return this.raw(key, new Set(["STRING"]), "a STRING") as string;
+  }
+}
+
+/** How each source names the fields that cross-field checks report. */
+interface FieldNames { readonly kvHeads: string; readonly headDim: string; readonly ropeTheta: string }
+const HF_FIELDS: FieldNames = { kvHeads: "num_key_value_heads", headDim: "head_dim", ropeTheta: "rope_theta" };
+const GGUF_FIELDS: FieldNames = { kvHeads: "llama.attention.head_count_kv", headDim: "llama.attention.key_length", ropeTheta: "llama.rope.freq_base" };
+
+/** Cross-field checks shared by both sources, then freezing. */
+function finish(config: Config, file: string, names: FieldNames): Config {
+  const fail = (field: string, expected: string, actual: string): ConfigError => new ConfigError({ file, field, expected, actual });
+  if (config.numHeads % config.numKvHeads !== 0) {
+    throw fail(names.kvHeads, `a divisor of the ${config.numHeads} query heads`, String(config.numKvHeads));
+  }
+  if (config.headDim % 2 !== 0) throw fail(names.headDim, "an even number (RoPE rotates pairs)", String(config.headDim));
+  // The largest products the engine forms from these sizes: weight matrices and the KV cache, in values.
+  const products: [string, number][] = [
+    ["vocab_size x hidden_size", config.vocabSize * config.hiddenSize],
+    ["num_heads x head_dim x hidden_size", config.numHeads * config.headDim * config.hiddenSize],
+    ["intermediate_size x hidden_size", config.ffnSize * config.hiddenSize],
+    ["layers x context x kv_heads x head_dim x 2", config.numLayers * config.contextLength * config.numKvHeads * config.headDim * 2],
+  ];
+  for (const [what, product] of products) {
+    if (!Number.isSafeInteger(product)) throw fail(what, "a product below 2^53", String(product));
+  }
+  // Every value is positive and finite, yet an extreme base or scaling factor (rope_theta 1e-300, factor 1e-300)
+  // overflows float32 in the rotation angles, and position 0 times an infinite frequency is NaN: refuse it here
+  // rather than produce NaN logits for every prompt.
+  const frequency = largestRopeFrequency(config);
+  if (!Number.isFinite(frequency) || !Number.isFinite(Math.fround((config.contextLength - 1) * frequency))) {
+    const scaling = config.ropeScaling === null ? "" : `, ${config.ropeScaling.type} scaling factor ${config.ropeScaling.factor}`;
+    throw fail(names.ropeTheta, "a RoPE base and scaling whose rotation angles are finite in float32 over the context", `base ${config.ropeTheta}${scaling}: a frequency of ${frequency}`);
+  }
+  return Object.freeze({ ...config, ropeScaling: config.ropeScaling === null ? null : Object.freeze({ ...config.ropeScaling }) });
+}
+
+/**
+ * An upper bound on the RoPE inverse frequencies src/model/rope.ts will compute (exact without llama3 scaling), found
+ * without allocating headDim / 2 values (headDim is not yet checked against any tensor here). The unscaled
+ * f_i = 1 / theta^(2i / headDim), in float32 steps, is monotonic in i, so its extremes are the first and last pair;
+ * linear scaling divides by the factor, and llama3 scaling gives f, f / factor or a blend of the two.
+ */
+export function largestRopeFrequency(config: Config): number {
+  const half = config.headDim / 2;
+  let largest = 0;
+  for (const i of [0, half - 1]) {
+    const f = Math.fround(1 / Math.fround(config.ropeTheta ** Math.fround((2 * i) / config.headDim)));
+    const scaling = config.ropeScaling;
+    const candidates = scaling === null ? [f] : scaling.type === "linear" ? [f / scaling.factor] : [f, f / scaling.factor];
+    for (const c of candidates) {
+      const stored = Math.fround(c); // the model keeps frequencies in a Float32Array
+      if (Number.isNaN(stored)) return NaN;
+      largest = Math.max(largest, stored);
+    }
+  }
+  return largest;
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

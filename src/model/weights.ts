@@ -14,7 +14,7 @@ import { type DType, rowBytes } from "../io/dtype.js";
 import type { Arena } from "../runtime/arena.js";
 import type { Kernels, Ptr } from "../runtime/kernels.js";
 import type { Config } from "./config.js";
-import { canTile, repackToTiles, type TiledDType } from "./repack.js";
+import { canTile, repackToTiles, type TiledDType } from "../runtime/tiles.js";
 import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerTensor } from "./tensor-names.js";
 
 /** A tensor as the file describes it. */

@@ -5,7 +5,7 @@
 import type { DType } from "../io/dtype.js";
 import { DTYPES } from "../io/dtype.js";
 import type { Kernels, Ptr } from "../runtime/kernels.js";
-import { TILE_BLOCK_BYTES, type TiledDType } from "../model/repack.js";
+import { TILE_BLOCK_BYTES, type TiledDType } from "../runtime/tiles.js";
 import { dequantize, f16ToF32, f32ToF16 } from "./quant.js";
 
 /** Element order of a block's i16 activations (kernels/qmatmul.ts): even then odd of 0..15, then of 16..31. */

@@ -5,7 +5,7 @@
 // touched, a model left unusable by an earlier call. Hangs are caught by the runner's watchdog (runner.ts).
 
 import { FfnskipError, type LanguageModel, loadModel } from "../../src/index.js";
-import { tokenizerFromHf } from "../../src/text/tokenizer.js";
+import { tokenizerFromHf } from "../../src/text/tokenizer-hf.js";
 import { chatTemplateFromHf } from "../../src/text/chat-template.js";
 import type { ModelSource } from "../../src/load.js";
 import { type FileSpec, type FuzzCase, decode } from "./cases.js";

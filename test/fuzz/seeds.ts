@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type GgufMetadataEntry, ggufArray, writeGguf } from "../../src/io/gguf-writer.js";
 import { readGguf } from "../../src/io/gguf.js";
-import { hfTokenizerFilesFromGguf } from "../../src/text/tokenizer.js";
+import { hfTokenizerFilesFromGguf } from "../../src/text/tokenizer-gguf.js";
 import { type TinyGgufDType, tinyLlamaFolderFiles, tinyLlamaGgufBytes } from "../fixtures/tiny-llama.js";
 
 export const SMOL_PATH = new URL("../../weights/SmolLM2-135M-Instruct.Q4_1.gguf", import.meta.url).pathname;

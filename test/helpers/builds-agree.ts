@@ -1,7 +1,7 @@
 // Runs every tiled kernel in two builds of the kernel module on the same random inputs and prints whether all
 // outputs are bit-identical. test/kernels.test.ts bundles this and runs it under Deno, whose V8 has relaxed SIMD.
 import { DTYPES } from "../../src/io/dtype.js";
-import { repackToTiles, TILE_BLOCK_BYTES, type TiledDType } from "../../src/model/repack.js";
+import { repackToTiles, TILE_BLOCK_BYTES, type TiledDType } from "../../src/runtime/tiles.js";
 import { quantize } from "../../src/reference/quant.js";
 import { Arena, createMemory } from "../../src/runtime/arena.js";
 import { instantiateKernels, type KernelVariant, pickVariant } from "../../src/runtime/kernels.js";

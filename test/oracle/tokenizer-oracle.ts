@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../../src/errors.js";
 import { readGguf, type GgufFile } from "../../src/io/gguf.js";
-import { hfTokenizerFilesFromGguf } from "../../src/text/tokenizer.js";
+import { hfTokenizerFilesFromGguf } from "../../src/text/tokenizer-gguf.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SCRIPT = join(ROOT, "test/oracle/hf_tokenizer.py");
