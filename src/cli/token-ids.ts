@@ -15,7 +15,7 @@ const COMMON = {
   tokens: { type: "list", help: "comma-separated token ids, e.g. 1,2,3" },
   json: { type: "boolean", help: "print one JSON object" },
   f32: { type: "boolean", help: "expand weights to f32 at load (exact-comparison path)" },
-  precision: { type: "string", help: "exact (default here: f32 activations) or fast (int8 activations)" },
+  precision: { type: "string", help: "exact (default here: f32 activations) or fast (int16 activations, weight tiles)" },
 } as const satisfies FlagSpecs;
 
 async function open(flags: { model?: string; f32?: boolean; precision?: string }, contextNeeded: number): Promise<Transformer> {

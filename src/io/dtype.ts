@@ -30,7 +30,3 @@ export function rowBytes(dtype: DType, cols: number): number | undefined {
   return (cols / info.blockValues) * info.blockBytes;
 }
 
-/** Bytes taken by a tensor of `count` values stored as `dtype` (count must fill whole blocks). */
-export function tensorBytes(dtype: DType, count: number): number | undefined {
-  return rowBytes(dtype, count);
-}

@@ -131,16 +131,6 @@ export function planWeights(config: Config, table: TensorTable, arena: Arena, op
   return planWeightsWith(config, table, (bytes, what) => arena.alloc(bytes, what), options);
 }
 
-/** Copies all of a source's tensors into place (the whole-file path). */
-export function loadWeights(config: Config, source: WeightSource, arena: Arena, kernels: Kernels, options: WeightOptions = {}): Weights {
-  const plan = planWeights(config, source, arena, options);
-  for (const p of plan.placements) {
-    fillTensor(p, arena, source.get(p.name)!.bytes, 0);
-    finishTensor(p, arena, kernels);
-  }
-  return plan.weights;
-}
-
 /** Copies `chunk`, which starts `offset` bytes into tensor `p`, to its place. */
 export function fillTensor(p: Placement, arena: Arena, chunk: Uint8Array, offset: number): void {
   arena.u8(p.dest + offset, chunk.byteLength).set(chunk);

@@ -34,28 +34,52 @@ export type TiledKernelName = (typeof TILED_KERNELS)[number];
 /** Tiles (four rows each) per claim: small enough to balance, large enough that claiming costs nothing. */
 const TILES_PER_CLAIM = 16;
 
+/** A tiled matmul: the kernel's arguments but the tile range, which participants claim (kernel: TILED_KERNELS index). */
+const TILED_SLOTS = ["kernel", "out", "w", "qx", "dx", "px", "rows", "cols", "n", "outStride"] as const;
+/** Attention for n tokens with causal lengths firstSeqLen + t (f16: 1 for an f16 KV cache). */
+const ATTENTION_SLOTS = ["out", "q", "kCache", "vCache", "nHeads", "nKvHeads", "headDim", "kvStride", "firstSeqLen", "n", "outStride", "qStride", "f16"] as const;
+
+type Job<Slots extends readonly string[]> = Record<Slots[number], number>;
+
+/** Writes a job's arguments into the control block's ARGS slots, in `slots` order. */
+function writeJob<Slots extends readonly string[]>(control: Int32Array, slots: Slots, job: Job<Slots>): void {
+  slots.forEach((name: Slots[number], i) => {
+    control[ARGS + i] = job[name];
+  });
+}
+
+/** Reads back what writeJob wrote. */
+function readJob<Slots extends readonly string[]>(control: Int32Array, slots: Slots): Job<Slots> {
+  const job = {} as Job<Slots>;
+  slots.forEach((name: Slots[number], i) => {
+    job[name] = control[ARGS + i]!;
+  });
+  return job;
+}
+
 /**
  * Runs work of the job described by the control block until none is left unclaimed. `scores` is this
  * participant's own attention scratch.
  */
 export function runShare(kernels: Kernels, control: Int32Array, scores: Ptr): void {
-  const a = (i: number) => control[ARGS + i]!;
   if (control[KIND] === JOB.tiled) {
-    // args: kernel id, out, w, qx, dx, px, rows, cols, n, outStride
-    const tiles = a(6) / 4;
-    const kernel = kernels[TILED_KERNELS[a(0)]!];
+    const j = readJob(control, TILED_SLOTS);
+    const tiles = j.rows / 4;
+    const kernel = kernels[TILED_KERNELS[j.kernel]!];
     for (let tile0 = Atomics.add(control, NEXT, TILES_PER_CLAIM); tile0 < tiles; tile0 = Atomics.add(control, NEXT, TILES_PER_CLAIM)) {
-      kernel(a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), tile0, Math.min(tiles, tile0 + TILES_PER_CLAIM), a(9));
+      kernel(j.out, j.w, j.qx, j.dx, j.px, j.rows, j.cols, j.n, tile0, Math.min(tiles, tile0 + TILES_PER_CLAIM), j.outStride);
     }
   } else if (control[KIND] === JOB.attention) {
-    // args: out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16
-    // n tokens with causal lengths firstSeqLen + t: a single token's heads are claimed one by one, a batch's tokens.
-    const n = a(9);
-    const attention = a(12) === 1 ? kernels.attention_f16kv : kernels.attention;
-    const items = n === 1 ? a(4) : n;
+    const j = readJob(control, ATTENTION_SLOTS);
+    // A single token's heads are claimed one by one, a batch's tokens one by one.
+    const attention = j.f16 === 1 ? kernels.attention_f16kv : kernels.attention;
+    const items = j.n === 1 ? j.nHeads : j.n;
     for (let item = Atomics.add(control, NEXT, 1); item < items; item = Atomics.add(control, NEXT, 1)) {
-      if (n === 1) attention(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), scores, item, item + 1);
-      else attention(a(0) + item * a(10) * 4, a(1) + item * a(11) * 4, a(2), a(3), a(4), a(5), a(6), a(7), a(8) + item, scores, 0, a(4));
+      if (j.n === 1) {
+        attention(j.out, j.q, j.kCache, j.vCache, j.nHeads, j.nKvHeads, j.headDim, j.kvStride, j.firstSeqLen, scores, item, item + 1);
+      } else {
+        attention(j.out + item * j.outStride * 4, j.q + item * j.qStride * 4, j.kCache, j.vCache, j.nHeads, j.nKvHeads, j.headDim, j.kvStride, j.firstSeqLen + item, scores, 0, j.nHeads);
+      }
     }
   }
 }
@@ -111,12 +135,14 @@ export class ThreadPool {
   }
 
   tiled(kernel: TiledKernelName, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, outStride: number): void {
-    this.run(JOB.tiled, [TILED_KERNELS.indexOf(kernel), out, w, qx, dx, px, rows, cols, n, outStride]);
+    writeJob(this.control, TILED_SLOTS, { kernel: TILED_KERNELS.indexOf(kernel), out, w, qx, dx, px, rows, cols, n, outStride });
+    this.run(JOB.tiled);
   }
 
   /** Attention for n tokens: token t's query at q + t*qStride floats, output at out + t*outStride floats. */
   attention(f16Cache: boolean, out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, firstSeqLen: number, n: number, outStride: number, qStride: number): void {
-    this.run(JOB.attention, [out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16Cache ? 1 : 0]);
+    writeJob(this.control, ATTENTION_SLOTS, { out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16: f16Cache ? 1 : 0 });
+    this.run(JOB.attention);
   }
 
   /** Stops the helpers; the pool cannot be used afterwards. */
@@ -128,10 +154,10 @@ export class ThreadPool {
     for (const helper of this.helpers) helper.terminate();
   }
 
-  private run(kind: number, args: number[]): void {
+  /** Runs the job whose arguments writeJob() has put in the control block. */
+  private run(kind: number): void {
     const c = this.control;
     c[KIND] = kind;
-    for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i]!;
     if (this.soloJobs > 0) {
       // Helpers have been lagging (no free core): run whole jobs here for a while, same numbers either way.
       this.soloJobs--;
