@@ -5,16 +5,18 @@
 //   w        rows x rowBytes in the stored format (as for matvec_*)
 //   x        f32[n][cols]  token-major, read only
 //   scratch  f32[4 * cols] work space for four dequantized rows
-//   n >= 1, rows >= 0, outStride >= rows; cols as for the matching matvec_* (whole blocks for q8_0/q4_0/q4_1).
+//   n >= 1, rows >= 0, outStride >= rows; cols as for the matching matvec_* (whole blocks: 32 values for q8_0/q4_*/q5_*, 256 for K-quants).
 //   outStride > rows lets several matrices write side by side into one buffer (e.g. Q, K, V of different formats).
 //   No alignment required. out, x, w and scratch must not overlap.
 // Each panel of four weight rows is expanded to f32 once and reused for all n tokens, so weights are read once
 // per prefill instead of once per token. Results equal matvec_* up to summation order (rounding).
 
 import { hsum } from "./common";
-import { dot_f32, dequant_row_f32, dequant_row_f16, dequant_row_bf16, dequant_row_q8_0, dequant_row_q4_0, dequant_row_q4_1 } from "./matvec";
+import { dequant_row_q2_k, dequant_row_q3_k, dequant_row_q4_k, dequant_row_q5_k, dequant_row_q6_k } from "./kquant";
+import { dot_f32, dequant_row_f32, dequant_row_f16, dequant_row_bf16, dequant_row_q8_0, dequant_row_q4_0, dequant_row_q4_1, dequant_row_q5_0, dequant_row_q5_1 } from "./matvec";
 
-const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q4_1: i32 = 5;
+const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q4_1: i32 = 5, Q5_0: i32 = 6, Q5_1: i32 = 7;
+const Q2_K: i32 = 8, Q3_K: i32 = 9, Q4_K: i32 = 10, Q5_K: i32 = 11, Q6_K: i32 = 12;
 
 // @ts-ignore: decorator
 @inline function row_bytes(format: i32, cols: i32): usize {
@@ -23,7 +25,14 @@ const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q
     case F16: case BF16: return <usize>cols << 1;
     case Q8_0: return <usize>(cols >> 5) * 34;
     case Q4_0: return <usize>(cols >> 5) * 18;
-    default: return <usize>(cols >> 5) * 20;
+    case Q4_1: return <usize>(cols >> 5) * 20;
+    case Q5_0: return <usize>(cols >> 5) * 22;
+    case Q5_1: return <usize>(cols >> 5) * 24;
+    case Q2_K: return <usize>(cols >> 8) * 84;
+    case Q3_K: return <usize>(cols >> 8) * 110;
+    case Q4_K: return <usize>(cols >> 8) * 144;
+    case Q5_K: return <usize>(cols >> 8) * 176;
+    default: return <usize>(cols >> 8) * 210;
   }
 }
 
@@ -35,7 +44,14 @@ const F32: i32 = 0, F16: i32 = 1, BF16: i32 = 2, Q8_0: i32 = 3, Q4_0: i32 = 4, Q
     case BF16: dequant_row_bf16(out, w, cols); break;
     case Q8_0: dequant_row_q8_0(out, w, cols); break;
     case Q4_0: dequant_row_q4_0(out, w, cols); break;
-    default: dequant_row_q4_1(out, w, cols);
+    case Q4_1: dequant_row_q4_1(out, w, cols); break;
+    case Q5_0: dequant_row_q5_0(out, w, cols); break;
+    case Q5_1: dequant_row_q5_1(out, w, cols); break;
+    case Q2_K: dequant_row_q2_k(out, w, cols); break;
+    case Q3_K: dequant_row_q3_k(out, w, cols); break;
+    case Q4_K: dequant_row_q4_k(out, w, cols); break;
+    case Q5_K: dequant_row_q5_k(out, w, cols); break;
+    default: dequant_row_q6_k(out, w, cols);
   }
 }
 
@@ -104,4 +120,25 @@ export function matmul_q4_0(out: usize, w: usize, x: usize, rows: i32, cols: i32
 }
 export function matmul_q4_1(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
   matmul(Q4_1, out, w, x, rows, cols, n, scratch, outStride);
+}
+export function matmul_q5_0(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q5_0, out, w, x, rows, cols, n, scratch, outStride);
+}
+export function matmul_q5_1(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q5_1, out, w, x, rows, cols, n, scratch, outStride);
+}
+export function matmul_q2_k(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q2_K, out, w, x, rows, cols, n, scratch, outStride);
+}
+export function matmul_q3_k(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q3_K, out, w, x, rows, cols, n, scratch, outStride);
+}
+export function matmul_q4_k(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q4_K, out, w, x, rows, cols, n, scratch, outStride);
+}
+export function matmul_q5_k(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q5_K, out, w, x, rows, cols, n, scratch, outStride);
+}
+export function matmul_q6_k(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
+  matmul(Q6_K, out, w, x, rows, cols, n, scratch, outStride);
 }

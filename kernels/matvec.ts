@@ -5,7 +5,7 @@
 //   w    rows x rowBytes, row-major  row r starts at w + r * rowBytes (rowBytes from the format, io/dtype.ts)
 //   x    f32[cols]                  read only
 //   rows >= 0; cols >= 1 for f32/f16/bf16 (any length: a scalar tail handles cols % 16),
-//        cols a multiple of 32 for q8_0/q4_0/q4_1 (whole blocks).
+//        cols a multiple of 32 for q8_0/q4_0/q4_1/q5_0/q5_1 (whole blocks); K-quants are in kquant.ts.
 //   No alignment required (unaligned v128 loads). `out` must not overlap `w` or `x`.
 //   Activations stay f32 and weights are dequantized in registers: this is the exact path the oracle tests use.
 //   Summation order: per row, four-lane partial sums, then lanes added as ((0+1)+(2+3)); differs from a
@@ -220,5 +220,76 @@ export function dequant_row_q4_1(out: usize, w: usize, cols: i32): void {
     const p = w + <usize>b * 20;
     const q = v128.load(p, 4);
     block_store_i8(v128.and(q, mask), i8x16.shr_u(q, 4), f16_to_f32(load<u16>(p)), f16_to_f32(load<u16>(p, 2)), out + (<usize>b << 7));
+  }
+}
+
+// Q5_0: 22-byte blocks {f16 d, u32 qh, u8 nibbles[16]}, value j = d * ((nibble | bit j of qh << 4) - 16);
+// Q5_1: 24-byte blocks {f16 d, f16 m, u32 qh, u8 nibbles[16]}, value j = d * (nibble | bit j of qh << 4) + m.
+
+/** 0x10 in byte j where bit j of the 16-bit `bits` is set, else 0: the fifth bits of 16 values. */
+// @ts-ignore: decorator
+@inline function fifth_bits(bits: u32): v128 {
+  const spread = i8x16.swizzle(i32x4.splat(bits), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const select = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return v128.and(i8x16.eq(v128.and(spread, select), select), i8x16.splat(0x10));
+}
+
+export function matvec_q5_0(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const blocks = cols >> 5;
+  const rowBytes = <usize>blocks * 22;
+  const mask = i8x16.splat(0x0f), sixteen = i8x16.splat(16);
+  for (let r = 0; r < rows; r++) {
+    let p = w + <usize>r * rowBytes;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < blocks; b++, p += 22) {
+      const qh = load<u32>(p, 2), q = v128.load(p, 6);
+      const lo = i8x16.sub(v128.or(v128.and(q, mask), fifth_bits(qh & 0xffff)), sixteen);
+      const hi = i8x16.sub(v128.or(i8x16.shr_u(q, 4), fifth_bits(qh >> 16)), sixteen);
+      acc = f32x4.add(acc, f32x4.mul(block_dot_i8(lo, hi, x + (<usize>b << 7)), f32x4.splat(f16_to_f32(load<u16>(p)))));
+    }
+    store<f32>(out + (<usize>r << 2), hsum(acc));
+  }
+}
+
+export function dequant_row_q5_0(out: usize, w: usize, cols: i32): void {
+  const blocks = cols >> 5;
+  const mask = i8x16.splat(0x0f), sixteen = i8x16.splat(16);
+  for (let b = 0; b < blocks; b++) {
+    const p = w + <usize>b * 22;
+    const qh = load<u32>(p, 2), q = v128.load(p, 6);
+    const lo = i8x16.sub(v128.or(v128.and(q, mask), fifth_bits(qh & 0xffff)), sixteen);
+    const hi = i8x16.sub(v128.or(i8x16.shr_u(q, 4), fifth_bits(qh >> 16)), sixteen);
+    block_store_i8(lo, hi, f16_to_f32(load<u16>(p)), 0, out + (<usize>b << 7));
+  }
+}
+
+export function matvec_q5_1(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const blocks = cols >> 5;
+  const rowBytes = <usize>blocks * 24;
+  const mask = i8x16.splat(0x0f);
+  for (let r = 0; r < rows; r++) {
+    let p = w + <usize>r * rowBytes;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < blocks; b++, p += 24) {
+      const xp = x + (<usize>b << 7);
+      const qh = load<u32>(p, 4), q = v128.load(p, 8);
+      const lo = v128.or(v128.and(q, mask), fifth_bits(qh & 0xffff));
+      const hi = v128.or(i8x16.shr_u(q, 4), fifth_bits(qh >> 16));
+      acc = f32x4.add(acc, f32x4.mul(block_dot_i8(lo, hi, xp), f32x4.splat(f16_to_f32(load<u16>(p)))));
+      acc = f32x4.add(acc, f32x4.mul(block_sum_f32(xp), f32x4.splat(f16_to_f32(load<u16>(p, 2)))));
+    }
+    store<f32>(out + (<usize>r << 2), hsum(acc));
+  }
+}
+
+export function dequant_row_q5_1(out: usize, w: usize, cols: i32): void {
+  const blocks = cols >> 5;
+  const mask = i8x16.splat(0x0f);
+  for (let b = 0; b < blocks; b++) {
+    const p = w + <usize>b * 24;
+    const qh = load<u32>(p, 4), q = v128.load(p, 8);
+    const lo = v128.or(v128.and(q, mask), fifth_bits(qh & 0xffff));
+    const hi = v128.or(i8x16.shr_u(q, 4), fifth_bits(qh >> 16));
+    block_store_i8(lo, hi, f16_to_f32(load<u16>(p)), f16_to_f32(load<u16>(p, 2)), out + (<usize>b << 7));
   }
 }

@@ -3,6 +3,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { type DType, DTYPES } from "../src/io/dtype.js";
 import { f32ToBf16, f32ToF16, quantize } from "../src/reference/quant.js";
+import { type BlockDType, randomBlocks } from "./helpers/quant-blocks.js";
 import { createReferenceKernels } from "../src/reference/kernels.js";
 import { Arena, createMemory } from "../src/runtime/arena.js";
 import { instantiateKernels, pickVariant, type Kernels } from "../src/runtime/kernels.js";
@@ -16,6 +17,7 @@ const { kernels: simd, heapBase } = await instantiateKernels(memory, variant);
 const twin = createReferenceKernels(memory);
 const FLOAT_SIZES = [1, 3, 17, 4096 + 3];
 const BLOCK_COLS = [32, 96, 544, 4096 + 32];
+const SUPER_BLOCK_COLS = [256, 768, 17 * 256, 4096 + 256];
 const ITERATIONS = 3;
 
 function freshArena(): Arena {
@@ -44,14 +46,17 @@ function encodeWeights(dtype: DType, values: Float32Array): Uint8Array {
   if (dtype === "F32") new Float32Array(out.buffer).set(values);
   else if (dtype === "F16") values.forEach((v, i) => view.setUint16(2 * i, f32ToF16(v), true));
   else if (dtype === "BF16") values.forEach((v, i) => view.setUint16(2 * i, f32ToBf16(v), true));
-  else quantize(dtype, values, out);
+  else quantize(dtype as "Q8_0" | "Q4_0" | "Q4_1", values, out);
   return out;
 }
 
 const matvecSuite = suite("matvec / matmul / dequant_row");
-const ALL: DType[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1"];
+const ALL = Object.keys(DTYPES) as DType[];
+/** Formats our quantizer writes from values; the others get random blocks (test/helpers/quant-blocks.ts). */
+const QUANTIZED_FROM_VALUES: readonly DType[] = ["Q8_0", "Q4_0", "Q4_1"];
 for (const dtype of ALL) {
-  const colsList = DTYPES[dtype].blockValues === 1 ? FLOAT_SIZES : BLOCK_COLS;
+  const blockValues = DTYPES[dtype].blockValues;
+  const colsList = blockValues === 1 ? FLOAT_SIZES : blockValues === 32 ? BLOCK_COLS : SUPER_BLOCK_COLS;
   const name = dtype.toLowerCase();
   matvecSuite(`${dtype}: SIMD equals the twin`, () => {
     const rand = mulberry32(1234);
@@ -59,8 +64,10 @@ for (const dtype of ALL) {
       for (const rows of [1, 3, 17]) {
         for (const cols of colsList) {
           const arena = freshArena();
-          const wValues = randomF32(rand, rows * cols, 0.5);
-          const w = put(arena, encodeWeights(dtype, wValues), "w");
+          const stored = blockValues === 1 || QUANTIZED_FROM_VALUES.includes(dtype)
+            ? encodeWeights(dtype, randomF32(rand, rows * cols, 0.5))
+            : randomBlocks(dtype as BlockDType, (rows * cols) / blockValues, rand, 0.5);
+          const w = put(arena, stored, "w");
           const xValues = randomF32(rand, cols * 5);
           const x = put(arena, xValues, "x");
           const outA = arena.alloc(Math.max(rows * 5, cols) * 4, "outA");

@@ -2,10 +2,22 @@
 //   Q8_0: 34 bytes per 32 values  = f16 d, 32 x i8 q               value = d * q
 //   Q4_0: 18 bytes per 32 values  = f16 d, 16 bytes of nibbles     value = d * (q - 8)
 //   Q4_1: 20 bytes per 32 values  = f16 d, f16 m, 16 bytes nibbles value = d * q + m
-// In both 4-bit formats element j < 16 is the low nibble of byte j and element j >= 16 the high nibble of
-// byte j - 16. Rows of a block format must have a multiple of 32 values.
+//   Q5_0: 22 bytes per 32 values  = f16 d, u32 qh, 16 bytes nibbles value = d * ((q | h << 4) - 16)
+//   Q5_1: 24 bytes per 32 values  = f16 d, f16 m, u32 qh, nibbles   value = d * (q | h << 4) + m
+// In the 4- and 5-bit formats element j < 16 is the low nibble of byte j and element j >= 16 the high nibble of
+// byte j - 16; a 5-bit element's fifth bit is bit j of qh. Rows of these formats have a multiple of 32 values.
+//
+// K-quants: super-blocks of 256 values in sub-blocks of 32 (Q4_K, Q5_K) or 16 (Q2_K, Q3_K, Q6_K), each sub-block
+// with its own scale (and min), the scales quantized against the super-block's f16 d (and dmin):
+//   Q2_K:  84 bytes = u8 scales[16] (4-bit scale | 4-bit min << 4), u8 qs[64] (2 bits), f16 d, f16 dmin
+//   Q3_K: 110 bytes = u8 hmask[32] (3rd bit), u8 qs[64] (2 bits), u8 scales[12] (16 x 6 bits), f16 d
+//   Q4_K: 144 bytes = f16 d, f16 dmin, u8 scales[12] (8 x 6-bit scale and min), u8 qs[128] (4 bits)
+//   Q5_K: 176 bytes = f16 d, f16 dmin, u8 scales[12], u8 qh[32] (5th bit), u8 qs[128]
+//   Q6_K: 210 bytes = u8 ql[128] (low 4 bits), u8 qh[64] (high 2 bits), i8 scales[16], f16 d
+// Where each element's bits sit is spelled out once, in reference/quant.ts (dequantize); rows of K-quants have a
+// multiple of 256 values.
 
-export type DType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0" | "Q4_1";
+export type DType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0" | "Q4_1" | "Q5_0" | "Q5_1" | "Q2_K" | "Q3_K" | "Q4_K" | "Q5_K" | "Q6_K";
 
 export interface DTypeInfo {
   /** Values per block (1 for plain floats). */
@@ -21,6 +33,13 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
   Q8_0: { blockValues: 32, blockBytes: 34 },
   Q4_0: { blockValues: 32, blockBytes: 18 },
   Q4_1: { blockValues: 32, blockBytes: 20 },
+  Q5_0: { blockValues: 32, blockBytes: 22 },
+  Q5_1: { blockValues: 32, blockBytes: 24 },
+  Q2_K: { blockValues: 256, blockBytes: 84 },
+  Q3_K: { blockValues: 256, blockBytes: 110 },
+  Q4_K: { blockValues: 256, blockBytes: 144 },
+  Q5_K: { blockValues: 256, blockBytes: 176 },
+  Q6_K: { blockValues: 256, blockBytes: 210 },
 });
 
 /** Bytes taken by one row of `cols` values, or undefined when `cols` does not fill whole blocks. */

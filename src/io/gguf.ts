@@ -26,8 +26,11 @@ const GGML_TYPES: Readonly<Record<number, string>> = {
   20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64",
   29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
 };
-const SUPPORTED_GGML_TYPES: Readonly<Record<number, DType>> = { 0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 8: "Q8_0", 30: "BF16" };
-export const GGML_TYPE_ID: Readonly<Record<DType, number>> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8, BF16: 30 };
+/** The ggml type id of every DType we run. */
+export const GGML_TYPE_ID: Readonly<Record<DType, number>> = {
+  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30,
+};
+const SUPPORTED_GGML_TYPES: Readonly<Record<number, DType>> = Object.fromEntries(Object.entries(GGML_TYPE_ID).map(([dtype, id]) => [id, dtype as DType]));
 
 export interface GgufTensor {
   readonly name: string;
@@ -121,7 +124,7 @@ export function readGguf(bytes: Uint8Array, file = "model.gguf", fileLength = by
     const dtype = SUPPORTED_GGML_TYPES[typeId];
     if (dtype === undefined) {
       throw new UnsupportedError({
-        file, field: `${name}.type`, expected: "one of F32, F16, BF16, Q8_0, Q4_0, Q4_1",
+        file, field: `${name}.type`, expected: `one of ${Object.keys(GGML_TYPE_ID).join(", ")}`,
         actual: GGML_TYPES[typeId] ?? `unknown ggml type id ${typeId}`,
       });
     }

@@ -5,7 +5,7 @@
 import { InputError } from "../errors.js";
 import type { DType } from "../io/dtype.js";
 import type { Arena } from "../runtime/arena.js";
-import type { Kernels, Ptr } from "../runtime/kernels.js";
+import { FORMAT_KERNELS, type Kernels, type Ptr } from "../runtime/kernels.js";
 import type { ThreadPool, TiledKernelName } from "../runtime/pool.js";
 import type { Config } from "./config.js";
 import { ropeAngles, ropeInverseFrequencies } from "./rope.js";
@@ -89,16 +89,7 @@ type MatvecKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number) => vo
 type MatmulKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number) => void;
 type TiledKernel = (out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number) => void;
 
-const MATVEC: Readonly<Record<DType, keyof Kernels>> = {
-  F32: "matvec_f32", F16: "matvec_f16", BF16: "matvec_bf16", Q8_0: "matvec_q8_0", Q4_0: "matvec_q4_0", Q4_1: "matvec_q4_1",
-};
-const MATMUL: Readonly<Record<DType, keyof Kernels>> = {
-  F32: "matmul_f32", F16: "matmul_f16", BF16: "matmul_bf16", Q8_0: "matmul_q8_0", Q4_0: "matmul_q4_0", Q4_1: "matmul_q4_1",
-};
 const TILED: Readonly<Partial<Record<DType, TiledKernelName>>> = { Q8_0: "matmul_q8_0x4", Q4_0: "matmul_q4_0x4", Q4_1: "matmul_q4_1x4" };
-const DEQUANT_ROW: Readonly<Record<DType, keyof Kernels>> = {
-  F32: "dequant_row_f32", F16: "dequant_row_f16", BF16: "dequant_row_bf16", Q8_0: "dequant_row_q8_0", Q4_0: "dequant_row_q4_0", Q4_1: "dequant_row_q4_1",
-};
 const DEQUANT_TILED_ROW: Readonly<Partial<Record<DType, keyof Kernels>>> = { Q8_0: "dequant_row_q8_0x4", Q4_0: "dequant_row_q4_0x4", Q4_1: "dequant_row_q4_1x4" };
 
 /** Bytes per f32 value: buffers are addressed in bytes. */
@@ -236,8 +227,8 @@ export class Transformer {
       const target = out + offset * F32;
       if (m.layout === "tiles4" && this.pool !== null) this.pool.tiled(TILED[m.dtype]!, target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, stride);
       else if (m.layout === "tiles4") (k[TILED[m.dtype]!] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
-      else if (batched) (k[MATMUL[m.dtype]] as MatmulKernel)(target, m.ptr, input, m.rows, cols, n, s.scratch, stride);
-      else (k[MATVEC[m.dtype]] as MatvecKernel)(target, m.ptr, input, m.rows, cols);
+      else if (batched) (k[FORMAT_KERNELS[m.dtype].matmul] as MatmulKernel)(target, m.ptr, input, m.rows, cols, n, s.scratch, stride);
+      else (k[FORMAT_KERNELS[m.dtype].matvec] as MatvecKernel)(target, m.ptr, input, m.rows, cols);
       offset += m.rows;
     }
   }
@@ -261,7 +252,7 @@ export class Transformer {
 
   private dequantRow(m: Matrix, row: number, out: Ptr): void {
     if (m.layout === "tiles4") (this.kernels[DEQUANT_TILED_ROW[m.dtype]!] as (o: Ptr, w: Ptr, r: number, c: number) => void)(out, m.ptr, row, m.cols);
-    else (this.kernels[DEQUANT_ROW[m.dtype]] as (o: Ptr, w: Ptr, c: number) => void)(out, m.ptr + row * m.rowBytes, m.cols);
+    else (this.kernels[FORMAT_KERNELS[m.dtype].dequantRow] as (o: Ptr, w: Ptr, c: number) => void)(out, m.ptr + row * m.rowBytes, m.cols);
   }
 
   /** Writes one position's keys or values (kvDim f32 at `from`) into row `position` of a cache. */

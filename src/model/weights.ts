@@ -10,9 +10,9 @@
 // Quantized values are never changed.
 
 import { FormatError, UnsupportedError } from "../errors.js";
-import { type DType, rowBytes } from "../io/dtype.js";
+import { type DType, DTYPES, rowBytes } from "../io/dtype.js";
 import type { Arena } from "../runtime/arena.js";
-import type { Kernels, Ptr } from "../runtime/kernels.js";
+import { FORMAT_KERNELS, type Kernels, type Ptr } from "../runtime/kernels.js";
 import type { Config } from "./config.js";
 import { canTile, repackToTiles, type TiledDType } from "../runtime/tiles.js";
 import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerTensor } from "./tensor-names.js";
@@ -110,10 +110,6 @@ export interface WeightPlan {
 /** Hands out addresses: the arena, or a counter when only the total is wanted. */
 type Allocate = (bytes: number, what: string) => Ptr;
 
-const DEQUANT_ROW: Readonly<Record<DType, keyof Kernels>> = {
-  F32: "dequant_row_f32", F16: "dequant_row_f16", BF16: "dequant_row_bf16",
-  Q8_0: "dequant_row_q8_0", Q4_0: "dequant_row_q4_0", Q4_1: "dequant_row_q4_1",
-};
 
 /** Bytes the weights will take in WASM memory (for planning the arena before allocating). */
 export function weightBytes(config: Config, table: TensorTable, options: WeightOptions = {}): number {
@@ -158,9 +154,9 @@ export function finishTensor(p: Placement, arena: Arena, kernels: Kernels): void
       repackToTiles(p.tile, staging, 4, p.cols, group);
     }
   }
-  if (p.normF32 !== null) (kernels[DEQUANT_ROW[p.info.dtype]] as (out: Ptr, w: Ptr, cols: number) => void)(p.normF32, p.dest, p.cols);
+  if (p.normF32 !== null) (kernels[FORMAT_KERNELS[p.info.dtype].dequantRow] as (out: Ptr, w: Ptr, cols: number) => void)(p.normF32, p.dest, p.cols);
   if (p.expandF32 !== null) {
-    const dequant = kernels[DEQUANT_ROW[p.info.dtype]] as (out: Ptr, w: Ptr, cols: number) => void;
+    const dequant = kernels[FORMAT_KERNELS[p.info.dtype].dequantRow] as (out: Ptr, w: Ptr, cols: number) => void;
     for (let r = 0; r < p.rows; r++) dequant(p.expandF32 + r * p.cols * 4, p.dest + r * perRow, p.cols);
   }
 }
@@ -258,12 +254,12 @@ function checkedInfo(table: TensorTable, name: string, shape: number[]): TensorI
   if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) {
     throw new FormatError({ file: table.file, field: name, expected: `shape [${shape.join(", ")}] from the config`, actual: `[${info.shape.join(", ")}]` });
   }
-  if (!["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1"].includes(info.dtype)) {
-    throw new UnsupportedError({ file: table.file, field: name, expected: "F32, F16, BF16, Q8_0, Q4_0 or Q4_1", actual: info.dtype });
+  if (!(info.dtype in DTYPES)) {
+    throw new UnsupportedError({ file: table.file, field: name, expected: `one of ${Object.keys(DTYPES).join(", ")}`, actual: String(info.dtype) });
   }
   const perRow = rowBytes(info.dtype, shape[shape.length - 1]!);
   if (perRow === undefined) {
-    throw new FormatError({ file: table.file, field: name, expected: `rows of whole ${info.dtype} blocks (32 values)`, actual: `${shape[shape.length - 1]} values per row` });
+    throw new FormatError({ file: table.file, field: name, expected: `rows of whole ${info.dtype} blocks (${DTYPES[info.dtype].blockValues} values)`, actual: `${shape[shape.length - 1]} values per row` });
   }
   const expectedBytes = perRow * (shape.length === 2 ? shape[0]! : 1);
   if (info.byteLength !== expectedBytes) {

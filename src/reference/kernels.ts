@@ -4,7 +4,7 @@
 
 import type { DType } from "../io/dtype.js";
 import { DTYPES } from "../io/dtype.js";
-import type { Kernels, Ptr } from "../runtime/kernels.js";
+import { FORMAT_KERNELS, type FormatKernels, type Kernels, type Ptr } from "../runtime/kernels.js";
 import { TILE_BLOCK_BYTES, type TiledDType } from "../runtime/tiles.js";
 import { dequantize, f16ToF32, f32ToF16 } from "./quant.js";
 
@@ -44,6 +44,15 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
   }
 
   const u16 = (ptr: Ptr) => new DataView(memory.buffer).getUint16(ptr, true);
+
+  // matvec_*, dequant_row_* and matmul_* for every stored format, all through dequantize().
+  const formatTwins: Record<string, unknown> = {};
+  for (const dtype of Object.keys(DTYPES) as DType[]) {
+    const names = FORMAT_KERNELS[dtype];
+    formatTwins[names.matvec] = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number) => matvec(dtype, out, w, x, rows, cols);
+    formatTwins[names.dequantRow] = (out: Ptr, w: Ptr, cols: number) => dequantRow(dtype, out, w, cols);
+    formatTwins[names.matmul] = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, _scratch: Ptr, outStride: number) => matmul(dtype, out, w, x, rows, cols, n, outStride);
+  }
 
   /** Attention with caches read through `cache` (f32 views, or f16 widened to f32). */
   function attention(cache: (ptr: Ptr, n: number) => Float32Array, out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, seqLen: number, h0: number, h1: number): void {
@@ -118,7 +127,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     }
   }
 
-  return {
+  const others: Omit<Kernels, keyof FormatKernels> = {
     quantize_q16(x, qx, dx, px, cols, n) {
       const xs = f32(x, n * cols).slice();
       const q16 = new Int16Array(memory.buffer, qx, n * cols);
@@ -140,24 +149,6 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     dequant_row_q4_1x4: (out, w, row, cols) => tiledDequantRow("Q4_1", out, w, row, cols),
     dequant_row_q4_0x4: (out, w, row, cols) => tiledDequantRow("Q4_0", out, w, row, cols),
     dequant_row_q8_0x4: (out, w, row, cols) => tiledDequantRow("Q8_0", out, w, row, cols),
-    matvec_f32: (out, w, x, rows, cols) => matvec("F32", out, w, x, rows, cols),
-    matvec_f16: (out, w, x, rows, cols) => matvec("F16", out, w, x, rows, cols),
-    matvec_bf16: (out, w, x, rows, cols) => matvec("BF16", out, w, x, rows, cols),
-    matvec_q8_0: (out, w, x, rows, cols) => matvec("Q8_0", out, w, x, rows, cols),
-    matvec_q4_0: (out, w, x, rows, cols) => matvec("Q4_0", out, w, x, rows, cols),
-    matvec_q4_1: (out, w, x, rows, cols) => matvec("Q4_1", out, w, x, rows, cols),
-    dequant_row_f32: (out, w, cols) => dequantRow("F32", out, w, cols),
-    dequant_row_f16: (out, w, cols) => dequantRow("F16", out, w, cols),
-    dequant_row_bf16: (out, w, cols) => dequantRow("BF16", out, w, cols),
-    dequant_row_q8_0: (out, w, cols) => dequantRow("Q8_0", out, w, cols),
-    dequant_row_q4_0: (out, w, cols) => dequantRow("Q4_0", out, w, cols),
-    dequant_row_q4_1: (out, w, cols) => dequantRow("Q4_1", out, w, cols),
-    matmul_f32: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("F32", out, w, x, rows, cols, n, outStride),
-    matmul_f16: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("F16", out, w, x, rows, cols, n, outStride),
-    matmul_bf16: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("BF16", out, w, x, rows, cols, n, outStride),
-    matmul_q8_0: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("Q8_0", out, w, x, rows, cols, n, outStride),
-    matmul_q4_0: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("Q4_0", out, w, x, rows, cols, n, outStride),
-    matmul_q4_1: (out, w, x, rows, cols, n, _scratch, outStride) => matmul("Q4_1", out, w, x, rows, cols, n, outStride),
 
     rmsnorm(out, x, weight, n, eps) {
       const xs = f32(x, n).slice();
@@ -239,4 +230,5 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       return dot / (Math.sqrt(before) * Math.sqrt(after));
     },
   };
+  return { ...(formatTwins as FormatKernels), ...others };
 }

@@ -3,33 +3,39 @@
 // layouts, aliasing) are in the kernel sources; each entry below names its source file.
 
 import { ResourceError } from "../errors.js";
+import { type DType, DTYPES } from "../io/dtype.js";
 import * as binaries from "./kernels-wasm.generated.js";
 
 /** A byte address in the kernels' linear memory. */
 export type Ptr = number;
 
-export interface Kernels {
-  // kernels/matvec.ts: out f32[rows] = W[rows x cols] · x f32[cols]
-  matvec_f32(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
-  matvec_f16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
-  matvec_bf16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
-  matvec_q8_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
-  matvec_q4_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
-  matvec_q4_1(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void;
-  // kernels/matvec.ts: out f32[cols] = one row expanded
-  dequant_row_f32(out: Ptr, w: Ptr, cols: number): void;
-  dequant_row_f16(out: Ptr, w: Ptr, cols: number): void;
-  dequant_row_bf16(out: Ptr, w: Ptr, cols: number): void;
-  dequant_row_q8_0(out: Ptr, w: Ptr, cols: number): void;
-  dequant_row_q4_0(out: Ptr, w: Ptr, cols: number): void;
-  dequant_row_q4_1(out: Ptr, w: Ptr, cols: number): void;
-  // kernels/matmul.ts: out f32[n][outStride] (first rows columns) = W · x f32[n][cols]; scratch f32[4 * cols]
-  matmul_f32(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
-  matmul_f16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
-  matmul_bf16(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
-  matmul_q8_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
-  matmul_q4_0(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
-  matmul_q4_1(out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number): void;
+type Format = Lowercase<DType>;
+type MatvecKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number) => void;
+type DequantRowKernel = (out: Ptr, w: Ptr, cols: number) => void;
+type MatmulKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number) => void;
+
+/**
+ * Three kernels per stored format (kernels/matvec.ts for floats and 32-value blocks, kernels/kquant.ts for
+ * K-quants, kernels/matmul.ts):
+ *   matvec_<format>:      out f32[rows] = W[rows x cols] · x f32[cols]
+ *   dequant_row_<format>: out f32[cols] = one row expanded
+ *   matmul_<format>:      out f32[n][outStride] (first rows columns) = W · x f32[n][cols]; scratch f32[4 * cols]
+ */
+export type FormatKernels = { [F in Format as `matvec_${F}`]: MatvecKernel } & { [F in Format as `dequant_row_${F}`]: DequantRowKernel } & {
+  [F in Format as `matmul_${F}`]: MatmulKernel;
+};
+
+/** Each stored format's kernel names, by DType. */
+export const FORMAT_KERNELS: Readonly<Record<DType, { readonly matvec: keyof Kernels; readonly dequantRow: keyof Kernels; readonly matmul: keyof Kernels }>> = Object.freeze(
+  Object.fromEntries(
+    (Object.keys(DTYPES) as DType[]).map((dtype) => {
+      const format = dtype.toLowerCase() as Format;
+      return [dtype, Object.freeze({ matvec: `matvec_${format}`, dequantRow: `dequant_row_${format}`, matmul: `matmul_${format}` } as const)];
+    }),
+  ) as Record<DType, { matvec: keyof Kernels; dequantRow: keyof Kernels; matmul: keyof Kernels }>,
+);
+
+export interface Kernels extends FormatKernels {
   // kernels/qmatmul.ts: int16 activations x 4-row weight tiles (decode n = 1, prefill n > 1)
   quantize_q16(x: Ptr, qx: Ptr, dx: Ptr, px: Ptr, cols: number, n: number): void;
   matmul_q4_1x4(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number): void;
