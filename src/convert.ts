@@ -53,6 +53,9 @@ export function convertGgufToHf(gguf: GgufFile, bytes: Uint8Array, options: Conv
   const { dtype } = options;
   if (dtype !== "F32" && dtype !== "F16") throw new InputError({ file: "convert options", field: "dtype", expected: '"F32" or "F16"', actual: show(dtype) });
   const config = configFromGguf(gguf);
+  if (config.architecture !== "llama") {
+    throw new UnsupportedError({ file: gguf.file, field: "general.architecture", expected: '"llama" (the converter writes LlamaForCausalLM folders)', actual: JSON.stringify(config.architecture) });
+  }
   const plan = planTensors(gguf, bytes, config);
 
   const files = new Map<string, Uint8Array>();

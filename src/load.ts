@@ -14,6 +14,7 @@ import { type GgufFile, readGguf } from "./io/gguf.js";
 import { readSafetensors, readSafetensorsIndex } from "./io/safetensors.js";
 import { type Config, configFromGguf, configFromHf } from "./model/config.js";
 import { ENGINE_OPTION_KEYS, ggufWeightSource, safetensorsWeightSource } from "./model/load.js";
+import { FAMILIES } from "./model/family.js";
 import { LAYER_TENSORS } from "./model/tensor-names.js";
 import type { WeightSource } from "./model/weights.js";
 
@@ -87,7 +88,7 @@ export function parseModelSource(source: ModelSource): ParsedModel {
 function parseGguf(bytes: Uint8Array, name: string): ParsedModel {
   const gguf = readGguf(bytes, name);
   const config = configFromGguf(gguf);
-  checkLayerCount(config, gguf.tensors.length, name, "llama.block_count");
+  checkLayerCount(config, gguf.tensors.length, name, `${FAMILIES[config.architecture].ggufArchitecture}.block_count`);
   return { name, config, weights: ggufWeightSource(gguf, bytes), gguf };
 }
 

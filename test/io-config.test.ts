@@ -75,11 +75,24 @@ test("Mistral: defaults, and a sliding window caps the context", () => {
   assert.is(configFromHf({ ...bare, model_type: undefined, architectures: ["MistralForCausalLM"], sliding_window: undefined }).contextLength, 4096);
 });
 
+test("HF qwen2: family, transformers' defaults, biases implied, sliding window refused", () => {
+  const qwen = { ...MINIMAL_HF, model_type: "qwen2", architectures: ["Qwen2ForCausalLM"], attention_bias: undefined, rope_theta: 1000000, num_key_value_heads: 2 };
+  const config = configFromHf(qwen);
+  assert.is(config.architecture, "qwen2");
+  assert.is(config.ropeTheta, 1000000);
+  // Qwen2Config: a missing num_key_value_heads is 32 and max_position_embeddings 32768.
+  const bare = { ...qwen, num_attention_heads: 32, hidden_size: 2048, num_key_value_heads: undefined, max_position_embeddings: undefined };
+  assert.equal([configFromHf(bare).numKvHeads, configFromHf(bare).contextLength], [32, 32768]);
+  assert.is(configFromHf({ ...qwen, model_type: undefined }).architecture, "qwen2", "found by its architectures entry");
+  throwsTyped(() => configFromHf({ ...qwen, use_sliding_window: true }, "q.json"), UnsupportedError, /q\.json: use_sliding_window: expected false/);
+  throwsTyped(() => configFromHf({ ...qwen, mlp_bias: true }, "q.json"), UnsupportedError, /q\.json: mlp_bias/);
+});
+
 test("HF errors name the field, what was expected and what was found", () => {
   const bad = (patch: Record<string, unknown>) => () => configFromHf({ ...MINIMAL_HF, ...patch }, "cfg.json");
   throwsTyped(() => configFromHf([1]), ConfigError, /config\.json: expected a JSON object, got array of 1/);
   throwsTyped(() => configFromHf(null), ConfigError, /JSON object/);
-  throwsTyped(bad({ model_type: "qwen2" }), UnsupportedError, /cfg\.json: model_type: expected "llama" or "mistral", got "qwen2"/);
+  throwsTyped(bad({ model_type: "qwen3" }), UnsupportedError, /cfg\.json: model_type: expected one of "llama", "mistral", "qwen2", got "qwen3"/);
   throwsTyped(bad({ model_type: undefined, architectures: ["GPT2LMHeadModel"] }), UnsupportedError, /GPT2LMHeadModel/);
   throwsTyped(bad({ hidden_size: undefined }), ConfigError, /cfg\.json: hidden_size: expected a value, got nothing \(missing\)/);
   throwsTyped(bad({ hidden_size: "64" }), ConfigError, /hidden_size: expected a positive integer, got "64"/);
@@ -156,7 +169,7 @@ test("GGUF: llama.* keys resolve to the Config; tied means no output.weight", ()
 
 test("GGUF errors: types, ranges, architecture, contradictions", () => {
   const bad = (change: Parameters<typeof gguf>[0], tensors?: GgufWriteTensor[]) => () => configFromGguf(gguf(change, tensors));
-  throwsTyped(bad({ "general.architecture": ["STRING", "gpt2"] }), UnsupportedError, /t\.gguf: general\.architecture: expected "llama", got "gpt2"/);
+  throwsTyped(bad({ "general.architecture": ["STRING", "gpt2"] }), UnsupportedError, /t\.gguf: general\.architecture: expected one of "llama", "qwen2", got "gpt2"/);
   throwsTyped(bad({ "general.architecture": null }), ConfigError, /general\.architecture: expected a STRING, got nothing \(missing\)/);
   throwsTyped(bad({ "general.architecture": ["UINT32", 1] }), ConfigError, /general\.architecture: expected a STRING, got a UINT32 value 1/);
   throwsTyped(bad({ "llama.block_count": ["STRING", "2"] }), ConfigError, /llama\.block_count: expected an integer, got a STRING value "2"/);

@@ -202,7 +202,9 @@ test("tensor infos: dims, types, block sizes", () => {
   throwsTyped(() => readGguf(setU32(TWO, 33, 5)), FormatError, /a\.n_dims: expected 1\.\.4, got 5/);
   throwsTyped(() => readGguf(setU64(TWO, 37, 0n)), FormatError, /a\.dims\[0\]/);
   throwsTyped(() => readGguf(setU32(TWO, 45, 16), "m.gguf"), UnsupportedError, /m\.gguf: a\.type: expected one of F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16, got IQ2_XXS/);
-  throwsTyped(() => readGguf(setU32(TWO, 45, 12)), UnsupportedError, /got Q4_K/);
+  throwsTyped(() => readGguf(setU32(TWO, 45, 19)), UnsupportedError, /got IQ1_S/);
+  // A K-quant row must hold whole 256-value super-blocks (this tensor has 8 columns).
+  throwsTyped(() => readGguf(setU32(TWO, 45, 12)), FormatError, /a\.dims\[0\]: expected a multiple of 256 for Q4_K, got 8/);
   throwsTyped(() => readGguf(setU32(TWO, 45, 99)), UnsupportedError, /unknown ggml type id 99/);
   throwsTyped(() => readGguf(setU32(TWO, 45, 8)), FormatError, /a\.dims\[0\]: expected a multiple of 32 for Q8_0, got 8/);
 });

@@ -186,6 +186,33 @@ for (const dtype of ["Q4_1", "Q4_0", "Q8_0"] as TiledDType[]) {
     }
   });
 }
+for (const dtype of ["Q5_0", "Q4_K", "Q6_K"] as const) {
+  const name = dtype.toLowerCase();
+  tiled(`${dtype} rows x int16 activations (matvec_q16_${name}): equals the twin on the same quantized activations`, () => {
+    const rand = mulberry32(4321);
+    const blockValues = DTYPES[dtype].blockValues;
+    for (let it = 0; it < ITERATIONS; it++) {
+      for (const rows of [1, 3, 17]) {
+        for (const cols of blockValues === 32 ? BLOCK_COLS : SUPER_BLOCK_COLS) {
+          const arena = freshArena();
+          const stored = randomBlocks(dtype, (rows * cols) / blockValues, rand, 0.5);
+          const w = put(arena, stored, "w");
+          const x = put(arena, randomF32(rand, cols, 3), "x");
+          const qx = arena.alloc(2 * cols, "qx"), dx = arena.alloc(cols / 8, "dx"), px = arena.alloc(cols / 8, "px");
+          simd.quantize_q16(x, qx, dx, px, cols, 1);
+          const outA = arena.alloc(rows * 4, "outA"), outB = arena.alloc(rows * 4, "outB");
+          const k = (kernels: Kernels) => (kernels as unknown as Record<string, (...a: number[]) => void>)[`matvec_q16_${name}`]!;
+          k(simd)(outA, w, qx, dx, px, rows, cols);
+          k(twin)(outB, w, qx, dx, px, rows, cols);
+          // The integer sums are exact; only the f32 epilogue rounds: bounded by Σ |w x| (weights below 0.5).
+          let l1 = 0;
+          for (const v of arena.f32(x, cols)) l1 += 0.5 * Math.abs(v);
+          assertClose(arena.f32(outA, rows), arena.f32(outB, rows), () => 2e-6 * l1 + 1e-6, `matvec_q16_${name} ${rows}x${cols}`);
+        }
+      }
+    }
+  });
+}
 tiled("the relaxed-SIMD build gives bit-identical results to the plain SIMD build", async () => {
   // Node 20 has relaxed SIMD only behind a flag, and its dot-add is wrong there (the self-test refuses it), so the
   // builds are compared under Deno's newer V8, on a bundle of the comparison script.

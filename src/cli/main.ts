@@ -10,7 +10,7 @@ interface Command {
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
-  pull: { summary: "download a model (smollm2) into weights/", run: async (a) => (await import("./pull.js")).pull(a) },
+  pull: { summary: "download a model (smollm2, qwen2.5-coder-0.5b) into weights/", run: async (a) => (await import("./pull.js")).pull(a) },
   convert: { summary: "GGUF -> Hugging Face folder (config.json + model.safetensors + tokenizer)", run: async (a) => (await import("./convert.js")).convert(a) },
   generate: { summary: "stream a reply to --prompt (add --chat for the chat template)", run: async (a) => (await import("./generate.js")).generate(a) },
   chat: { summary: "interactive chat with history", run: async (a) => (await import("./chat.js")).chat(a) },

@@ -6,6 +6,7 @@
 // source files, and the rest of the engine can trust it.
 
 import { ConfigError, UnsupportedError, show } from "../errors.js";
+import { type Architecture, FAMILIES, familyOfGguf } from "./family.js";
 import { GLOBAL_TENSORS } from "./tensor-names.js";
 import type { GgufFile, GgufValueType } from "../io/gguf.js";
 
@@ -20,8 +21,8 @@ export type RopeScaling =
     };
 
 export interface Config {
-  /** Architecture family; only Llama-style decoders (Llama 2/3, SmolLM, TinyLlama, Mistral) for now. */
-  readonly architecture: "llama";
+  /** The family (model/family.ts): "llama" also runs SmolLM, TinyLlama and Mistral; "qwen2" Qwen2 and Qwen2.5. */
+  readonly architecture: Architecture;
   /** d_model: width of the residual stream. */
   readonly hiddenSize: number;
   /** Number of transformer blocks. */
@@ -50,13 +51,15 @@ export interface Config {
 
 type Json = Record<string, unknown>;
 
+/** config.json model types we read: the engine family each runs as, and transformers' defaults for missing keys. */
 const HF_FAMILIES = {
-  llama: { architecture: "LlamaForCausalLM", defaultKvHeads: null, defaultContext: 2048 },
-  mistral: { architecture: "MistralForCausalLM", defaultKvHeads: 8, defaultContext: 4096 * 32 },
+  llama: { architecture: "LlamaForCausalLM", family: "llama", defaultKvHeads: null, defaultContext: 2048 },
+  mistral: { architecture: "MistralForCausalLM", family: "llama", defaultKvHeads: 8, defaultContext: 4096 * 32 },
+  qwen2: { architecture: "Qwen2ForCausalLM", family: "qwen2", defaultKvHeads: 32, defaultContext: 32768 },
 } as const;
 type HfFamily = keyof typeof HF_FAMILIES;
 
-/** Resolves a Hugging Face config.json (already parsed) for a Llama or Mistral model. */
+/** Resolves a Hugging Face config.json (already parsed) for a Llama, Mistral or Qwen2 model. */
 export function configFromHf(json: unknown, file = "config.json"): Config {
   if (!isObject(json)) throw new ConfigError({ file, expected: "a JSON object", actual: show(json) });
   const family = hfFamily(json, file);
@@ -81,8 +84,12 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
 
   const hiddenAct = read.optional("hidden_act") ?? "silu";
   if (hiddenAct !== "silu") throw new UnsupportedError({ file, field: "hidden_act", expected: '"silu"', actual: show(hiddenAct) });
-  for (const key of ["attention_bias", "mlp_bias"]) {
+  // Qwen2's Q/K/V biases are part of the family (its config has no attention_bias key); Llama's are optional extras.
+  for (const key of family === "qwen2" ? ["mlp_bias"] : ["attention_bias", "mlp_bias"]) {
     if (read.boolean(key, false)) throw new UnsupportedError({ file, field: key, expected: "false (no bias terms)", actual: "true" });
+  }
+  if (family === "qwen2" && read.boolean("use_sliding_window", false)) {
+    throw new UnsupportedError({ file, field: "use_sliding_window", expected: "false (full attention in every layer)", actual: "true" });
   }
 
   const { ropeTheta, ropeScaling } = hfRope(json, file, maxPositions);
@@ -102,7 +109,7 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
   }
 
   return finish({
-    architecture: "llama", hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
+    architecture: HF_FAMILIES[family].family, hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
     rmsEps, tiedEmbeddings, contextLength,
   }, file, HF_FIELDS);
 }
@@ -110,8 +117,8 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
 function hfFamily(json: Json, file: string): HfFamily {
   const modelType = json.model_type;
   if (modelType !== undefined) {
-    if (modelType === "llama" || modelType === "mistral") return modelType;
-    throw new UnsupportedError({ file, field: "model_type", expected: '"llama" or "mistral"', actual: show(modelType) });
+    if (typeof modelType === "string" && modelType in HF_FAMILIES) return modelType as HfFamily;
+    throw new UnsupportedError({ file, field: "model_type", expected: `one of ${Object.keys(HF_FAMILIES).map((f) => JSON.stringify(f)).join(", ")}`, actual: show(modelType) });
   }
   const architectures = json.architectures;
   if (Array.isArray(architectures)) {
@@ -120,7 +127,7 @@ function hfFamily(json: Json, file: string): HfFamily {
     }
   }
   throw new UnsupportedError({
-    file, field: "model_type", expected: 'model_type "llama" or "mistral", or architectures with LlamaForCausalLM or MistralForCausalLM',
+    file, field: "model_type", expected: `model_type ${Object.keys(HF_FAMILIES).join(", ")}, or architectures with ${Object.values(HF_FAMILIES).map((f) => f.architecture).join(", ")}`,
     actual: Array.isArray(architectures) ? `architectures ${JSON.stringify(architectures.slice(0, 4))}` : "neither",
   });
 }
@@ -220,44 +227,48 @@ class HfReader {
 const INTEGER_TYPES: ReadonlySet<GgufValueType> = new Set(["UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "UINT64", "INT64"]);
 const FLOAT_TYPES: ReadonlySet<GgufValueType> = new Set(["FLOAT32", "FLOAT64"]);
 
-/** Resolves a GGUF file's llama.* metadata (llama.cpp's key names and defaults). */
+/** Resolves a GGUF file's <architecture>.* metadata (llama.cpp's key names and defaults). */
 export function configFromGguf(gguf: GgufFile): Config {
   const file = gguf.file;
   const read = new GgufReader(gguf);
-  const architecture = read.string("general.architecture");
-  if (architecture !== "llama") throw new UnsupportedError({ file, field: "general.architecture", expected: '"llama"', actual: show(architecture) });
-  const experts = read.int("llama.expert_count", 0, 0);
-  if (experts > 0) throw new UnsupportedError({ file, field: "llama.expert_count", expected: "0 (a dense model)", actual: `${experts} experts (mixture of experts)` });
-
-  const hiddenSize = read.int("llama.embedding_length");
-  const numLayers = read.int("llama.block_count");
-  const numHeads = read.int("llama.attention.head_count");
-  const numKvHeads = read.int("llama.attention.head_count_kv", numHeads);
-  if (!gguf.metadata.has("llama.attention.key_length") && hiddenSize % numHeads !== 0) {
-    throw new ConfigError({ file, field: "llama.attention.key_length", expected: "present, or embedding_length divisible by head_count", actual: `embedding_length ${hiddenSize}, ${numHeads} heads` });
+  const name = read.string("general.architecture");
+  const architecture = familyOfGguf(name);
+  if (architecture === undefined) {
+    throw new UnsupportedError({ file, field: "general.architecture", expected: `one of ${Object.values(FAMILIES).map((f) => JSON.stringify(f.ggufArchitecture)).join(", ")}`, actual: show(name) });
   }
-  const headDim = read.int("llama.attention.key_length", hiddenSize / numHeads);
-  const valueDim = read.int("llama.attention.value_length", headDim);
-  if (valueDim !== headDim) throw new UnsupportedError({ file, field: "llama.attention.value_length", expected: `equal to the key length ${headDim}`, actual: String(valueDim) });
-  const ropeDims = read.int("llama.rope.dimension_count", headDim);
-  if (ropeDims !== headDim) throw new UnsupportedError({ file, field: "llama.rope.dimension_count", expected: `the head dimension ${headDim} (RoPE on the whole head)`, actual: String(ropeDims) });
-  const ffnSize = read.int("llama.feed_forward_length");
-  const contextLength = read.int("llama.context_length");
-  const rmsEps = read.float("llama.attention.layer_norm_rms_epsilon");
-  const ropeTheta = read.float("llama.rope.freq_base", 10000);
+  const key = (suffix: string) => `${name}.${suffix}`;
+  const experts = read.int(key("expert_count"), 0, 0);
+  if (experts > 0) throw new UnsupportedError({ file, field: key("expert_count"), expected: "0 (a dense model)", actual: `${experts} experts (mixture of experts)` });
+
+  const hiddenSize = read.int(key("embedding_length"));
+  const numLayers = read.int(key("block_count"));
+  const numHeads = read.int(key("attention.head_count"));
+  const numKvHeads = read.int(key("attention.head_count_kv"), numHeads);
+  if (!gguf.metadata.has(key("attention.key_length")) && hiddenSize % numHeads !== 0) {
+    throw new ConfigError({ file, field: key("attention.key_length"), expected: "present, or embedding_length divisible by head_count", actual: `embedding_length ${hiddenSize}, ${numHeads} heads` });
+  }
+  const headDim = read.int(key("attention.key_length"), hiddenSize / numHeads);
+  const valueDim = read.int(key("attention.value_length"), headDim);
+  if (valueDim !== headDim) throw new UnsupportedError({ file, field: key("attention.value_length"), expected: `equal to the key length ${headDim}`, actual: String(valueDim) });
+  const ropeDims = read.int(key("rope.dimension_count"), headDim);
+  if (ropeDims !== headDim) throw new UnsupportedError({ file, field: key("rope.dimension_count"), expected: `the head dimension ${headDim} (RoPE on the whole head)`, actual: String(ropeDims) });
+  const ffnSize = read.int(key("feed_forward_length"));
+  const contextLength = read.int(key("context_length"));
+  const rmsEps = read.float(key("attention.layer_norm_rms_epsilon"));
+  const ropeTheta = read.float(key("rope.freq_base"), 10000);
 
   const embed = gguf.tensors.find((t) => t.name === GLOBAL_TENSORS.embed.gguf);
   const embedRows = embed?.shape.length === 2 ? embed.shape[0] : undefined;
   let vocabSize: number;
-  if (gguf.metadata.has("llama.vocab_size")) {
-    vocabSize = read.int("llama.vocab_size");
+  if (gguf.metadata.has(key("vocab_size"))) {
+    vocabSize = read.int(key("vocab_size"));
     if (embedRows !== undefined && embedRows !== vocabSize) {
-      throw new ConfigError({ file, field: "llama.vocab_size", expected: `the ${GLOBAL_TENSORS.embed.gguf} row count ${embedRows}`, actual: String(vocabSize) });
+      throw new ConfigError({ file, field: key("vocab_size"), expected: `the ${GLOBAL_TENSORS.embed.gguf} row count ${embedRows}`, actual: String(vocabSize) });
     }
   } else if (embedRows !== undefined) {
     vocabSize = embedRows;
   } else {
-    throw new ConfigError({ file, field: "llama.vocab_size", expected: `the key, or a 2-D ${GLOBAL_TENSORS.embed.gguf} tensor to count rows of`, actual: "neither" });
+    throw new ConfigError({ file, field: key("vocab_size"), expected: `the key, or a 2-D ${GLOBAL_TENSORS.embed.gguf} tensor to count rows of`, actual: "neither" });
   }
 
   // Llama 3.1 GGUFs carry their frequency scaling as per-frequency factors in this tensor, not as metadata.
@@ -265,22 +276,22 @@ export function configFromGguf(gguf: GgufFile): Config {
     throw new UnsupportedError({ file, field: "rope_freqs.weight", expected: "no per-frequency RoPE factors tensor", actual: "one (Llama 3.1 style scaling stored as a tensor)" });
   }
   let ropeScaling: RopeScaling | null = null;
-  const scalingType = gguf.metadata.has("llama.rope.scaling.type") ? read.string("llama.rope.scaling.type") : "none";
-  if (gguf.metadata.has("llama.rope.scaling.original_context_length")) read.int("llama.rope.scaling.original_context_length");
+  const scalingType = gguf.metadata.has(key("rope.scaling.type")) ? read.string(key("rope.scaling.type")) : "none";
+  if (gguf.metadata.has(key("rope.scaling.original_context_length"))) read.int(key("rope.scaling.original_context_length"));
   if (scalingType === "linear") {
-    ropeScaling = { type: "linear", factor: read.float("llama.rope.scaling.factor") };
+    ropeScaling = { type: "linear", factor: read.float(key("rope.scaling.factor")) };
   } else if (scalingType === "none") {
-    const factor = read.float("llama.rope.scaling.factor", 1);
-    if (factor !== 1) throw new ConfigError({ file, field: "llama.rope.scaling.factor", expected: "1 or absent when llama.rope.scaling.type is none", actual: String(factor) });
+    const factor = read.float(key("rope.scaling.factor"), 1);
+    if (factor !== 1) throw new ConfigError({ file, field: key("rope.scaling.factor"), expected: `1 or absent when ${key("rope.scaling.type")} is none`, actual: String(factor) });
   } else {
-    throw new UnsupportedError({ file, field: "llama.rope.scaling.type", expected: '"none" or "linear"', actual: show(scalingType) });
+    throw new UnsupportedError({ file, field: key("rope.scaling.type"), expected: '"none" or "linear"', actual: show(scalingType) });
   }
 
   const tiedEmbeddings = !gguf.tensors.some((t) => t.name === GLOBAL_TENSORS.lmHead.gguf);
   return finish({
-    architecture: "llama", hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
+    architecture, hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
     rmsEps, tiedEmbeddings, contextLength,
-  }, file, GGUF_FIELDS);
+  }, file, ggufFields(name));
 }
 
 /** Typed access to GGUF metadata: the stored value type must fit the kind of value asked for. */
@@ -320,7 +331,7 @@ class GgufReader {
 /** How each source names the fields that cross-field checks report. */
 interface FieldNames { readonly kvHeads: string; readonly headDim: string; readonly ropeTheta: string }
 const HF_FIELDS: FieldNames = { kvHeads: "num_key_value_heads", headDim: "head_dim", ropeTheta: "rope_theta" };
-const GGUF_FIELDS: FieldNames = { kvHeads: "llama.attention.head_count_kv", headDim: "llama.attention.key_length", ropeTheta: "llama.rope.freq_base" };
+const ggufFields = (prefix: string): FieldNames => ({ kvHeads: `${prefix}.attention.head_count_kv`, headDim: `${prefix}.attention.key_length`, ropeTheta: `${prefix}.rope.freq_base` });
 
 /** Cross-field checks shared by both sources, then freezing. */
 function finish(config: Config, file: string, names: FieldNames): Config {

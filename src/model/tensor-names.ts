@@ -22,12 +22,23 @@ export const LAYER_TENSORS: Readonly<Record<LayerTensor, { readonly hf: string; 
   wDown: { hf: "mlp.down_proj.weight", gguf: "ffn_down.weight" },
 };
 
-export function hfLayerName(layer: number, tensor: LayerTensor): string {
-  return `model.layers.${layer}.${LAYER_TENSORS[tensor].hf}`;
+/** Biases of the families that have them (model/family.ts qkvBias). */
+export type LayerBias = "bq" | "bk" | "bv";
+
+export const LAYER_BIASES: Readonly<Record<LayerBias, { readonly hf: string; readonly gguf: string }>> = {
+  bq: { hf: "self_attn.q_proj.bias", gguf: "attn_q.bias" },
+  bk: { hf: "self_attn.k_proj.bias", gguf: "attn_k.bias" },
+  bv: { hf: "self_attn.v_proj.bias", gguf: "attn_v.bias" },
+};
+
+const layerEntry = (tensor: LayerTensor | LayerBias) => (tensor in LAYER_TENSORS ? LAYER_TENSORS[tensor as LayerTensor] : LAYER_BIASES[tensor as LayerBias]);
+
+export function hfLayerName(layer: number, tensor: LayerTensor | LayerBias): string {
+  return `model.layers.${layer}.${layerEntry(tensor).hf}`;
 }
 
-export function ggufLayerName(layer: number, tensor: LayerTensor): string {
-  return `blk.${layer}.${LAYER_TENSORS[tensor].gguf}`;
+export function ggufLayerName(layer: number, tensor: LayerTensor | LayerBias): string {
+  return `blk.${layer}.${layerEntry(tensor).gguf}`;
 }
 
 // WARNING, the RoPE layout trap. HF Llama rotates "half-split" pairs (i, i + headDim/2) of each head. llama.cpp's

@@ -1,12 +1,14 @@
-// The Llama forward pass. Three plain records (Config, Weights, RunState with the KV cache) and one forward()
-// that runs a batch of tokens (a whole prompt chunk, or the single token of a decode step) through the model.
+// The forward pass of Llama and its relatives (model/family.ts states their deltas). Three plain records (Config,
+// Weights, RunState with the KV cache) and one forward() that runs a batch of tokens (a whole prompt chunk, or the
+// single token of a decode step) through the model.
 // Every step below is one kernel call; the FFN-skip decision is the single `if` in the layer loop.
 
 import { InputError } from "../errors.js";
 import type { DType } from "../io/dtype.js";
 import type { Arena } from "../runtime/arena.js";
-import { FORMAT_KERNELS, type Kernels, type Ptr } from "../runtime/kernels.js";
+import { FORMAT_KERNELS, type Kernels, type Ptr, Q16_MATVEC } from "../runtime/kernels.js";
 import type { ThreadPool, TiledKernelName } from "../runtime/pool.js";
+import type { TiledDType } from "../runtime/tiles.js";
 import type { Config } from "./config.js";
 import { ropeAngles, ropeInverseFrequencies } from "./rope.js";
 import type { Matrix, Projection, Weights } from "./weights.js";
@@ -87,10 +89,11 @@ export function allocateRunState(config: Config, arena: Arena, maxContext: numbe
 
 type MatvecKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number) => void;
 type MatmulKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number) => void;
+type Q16MatvecKernel = (out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number) => void;
 type TiledKernel = (out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number) => void;
 
-const TILED: Readonly<Partial<Record<DType, TiledKernelName>>> = { Q8_0: "matmul_q8_0x4", Q4_0: "matmul_q4_0x4", Q4_1: "matmul_q4_1x4" };
-const DEQUANT_TILED_ROW: Readonly<Partial<Record<DType, keyof Kernels>>> = { Q8_0: "dequant_row_q8_0x4", Q4_0: "dequant_row_q4_0x4", Q4_1: "dequant_row_q4_1x4" };
+const TILED: Readonly<Record<TiledDType, TiledKernelName>> = { Q8_0: "matmul_q8_0x4", Q4_0: "matmul_q4_0x4", Q4_1: "matmul_q4_1x4" };
+const DEQUANT_TILED_ROW: Readonly<Record<TiledDType, keyof Kernels>> = { Q8_0: "dequant_row_q8_0x4", Q4_0: "dequant_row_q4_0x4", Q4_1: "dequant_row_q4_1x4" };
 
 /** Bytes per f32 value: buffers are addressed in bytes. */
 const F32 = 4;
@@ -177,6 +180,8 @@ export class Transformer {
       this.project(batched, layer.qkv, s.qkv, qkvDim, s.xb, n);
       for (let t = 0; t < n; t++) {
         const qkv = rowOf(s.qkv, qkvDim, t);
+        // Families with Q/K/V biases (qwen2) add them before RoPE.
+        if (layer.qkvBias !== null) k.add(qkv, qkv, layer.qkvBias, qkvDim);
         // RoPE on the query heads and the key heads, which sit next to each other in the row.
         k.rope(qkv, c.numHeads + c.numKvHeads, c.headDim, rowOf(s.ropeCos, c.headDim / 2, t), rowOf(s.ropeSin, c.headDim / 2, t));
         // Keys and values into this position's row of the layer's KV cache.
@@ -215,18 +220,20 @@ export class Transformer {
 
   /**
    * out[t] = [part 0 | part 1 | ...] · in[t] for t < n, each token's output row `stride` floats wide. Tiled matrices
-   * run the integer-dot kernels on the input quantized once to int16; file-layout ones run matvec (decode) or the
-   * weight-reusing matmul (prefill) on f32 activations.
+   * run the integer-dot kernels on the input quantized once to int16, and so do file-layout ones marked q16Decode
+   * when decoding; other file-layout ones run matvec (decode) or the weight-reusing matmul (prefill) on f32.
    */
   private project(batched: boolean, parts: Projection, out: Ptr, stride: number, input: Ptr, n: number): void {
     const { kernels: k, state: s } = this;
     const cols = parts[0]!.cols;
-    if (parts.some((m) => m.layout === "tiles4")) k.quantize_q16(input, s.qx, s.dx, s.px, cols, n);
+    if (parts.some((m) => m.layout === "tiles4" || (m.q16Decode && !batched))) k.quantize_q16(input, s.qx, s.dx, s.px, cols, n);
     let offset = 0;
     for (const m of parts) {
       const target = out + offset * F32;
-      if (m.layout === "tiles4" && this.pool !== null) this.pool.tiled(TILED[m.dtype]!, target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, stride);
-      else if (m.layout === "tiles4") (k[TILED[m.dtype]!] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
+      if (m.layout === "tiles4" && this.pool !== null) this.pool.tiled(TILED[m.dtype as TiledDType], target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, stride);
+      else if (m.layout === "tiles4") (k[TILED[m.dtype as TiledDType]] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
+      else if (m.q16Decode && !batched && this.pool !== null) this.pool.rows(Q16_MATVEC[m.dtype]!, target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, m.rowBytes);
+      else if (m.q16Decode && !batched) (k[Q16_MATVEC[m.dtype]!] as Q16MatvecKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols);
       else if (batched) (k[FORMAT_KERNELS[m.dtype].matmul] as MatmulKernel)(target, m.ptr, input, m.rows, cols, n, s.scratch, stride);
       else (k[FORMAT_KERNELS[m.dtype].matvec] as MatvecKernel)(target, m.ptr, input, m.rows, cols);
       offset += m.rows;
@@ -251,7 +258,7 @@ export class Transformer {
   }
 
   private dequantRow(m: Matrix, row: number, out: Ptr): void {
-    if (m.layout === "tiles4") (this.kernels[DEQUANT_TILED_ROW[m.dtype]!] as (o: Ptr, w: Ptr, r: number, c: number) => void)(out, m.ptr, row, m.cols);
+    if (m.layout === "tiles4") (this.kernels[DEQUANT_TILED_ROW[m.dtype as TiledDType]] as (o: Ptr, w: Ptr, r: number, c: number) => void)(out, m.ptr, row, m.cols);
     else (this.kernels[FORMAT_KERNELS[m.dtype].dequantRow] as (o: Ptr, w: Ptr, c: number) => void)(out, m.ptr + row * m.rowBytes, m.cols);
   }
 

@@ -11,11 +11,12 @@
 
 import { FormatError, UnsupportedError } from "../errors.js";
 import { type DType, DTYPES, rowBytes } from "../io/dtype.js";
+import { FAMILIES } from "./family.js";
 import type { Arena } from "../runtime/arena.js";
-import { FORMAT_KERNELS, type Kernels, type Ptr } from "../runtime/kernels.js";
+import { FORMAT_KERNELS, type Kernels, type Ptr, Q16_MATVEC } from "../runtime/kernels.js";
 import type { Config } from "./config.js";
 import { canTile, repackToTiles, type TiledDType } from "../runtime/tiles.js";
-import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerTensor } from "./tensor-names.js";
+import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerBias, type LayerTensor } from "./tensor-names.js";
 
 /** A tensor as the file describes it. */
 export interface TensorInfo {
@@ -50,6 +51,8 @@ export interface Matrix {
   readonly ptr: Ptr;
   readonly dtype: DType;
   readonly layout: "rows" | "tiles4";
+  /** Decode multiplies this "rows" matrix with int16 activations (kernels/qmatvec.ts; precision "fast"). */
+  readonly q16Decode: boolean;
   readonly rows: number;
   readonly cols: number;
   readonly rowBytes: number;
@@ -61,6 +64,7 @@ export type Projection = readonly Matrix[];
 export interface LayerWeights {
   readonly attnNorm: Ptr; // f32[hidden]
   readonly qkv: Projection; // [numHeads*headDim + 2*numKvHeads*headDim, hidden]: Q, K, V rows (HF RoPE order)
+  readonly qkvBias: Ptr | null; // f32[numHeads*headDim + 2*numKvHeads*headDim]: Q, K, V biases (qwen2), else null
   readonly wo: Matrix; // [hidden, numHeads*headDim]
   readonly ffnNorm: Ptr; // f32[hidden]
   readonly gateUp: Projection; // [2*ffnSize, hidden]: gate rows then up rows
@@ -187,28 +191,31 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
     for (const part of group) {
       placements.push({
         name: part.name, info: checkedInfo(table, part.name, [part.rows, plan.cols]), dest: ptr + row0 * perRow, rows: part.rows, cols: plan.cols,
-        reorderHeadDim: part.ropeHeads && table.naming === "gguf" ? config.headDim : 0,
+        reorderHeadDim: part.ropeHeads && table.naming === "gguf" && FAMILIES[config.architecture].ggufPermutesQK ? config.headDim : 0,
         tile: tiled ? (dtype as TiledDType) : null, normF32: null,
         expandF32: expanded === null ? null : expanded + row0 * plan.cols * 4,
       });
       row0 += part.rows;
     }
-    if (expanded !== null) return { ptr: expanded, dtype: "F32", layout: "rows", rows, cols: plan.cols, rowBytes: plan.cols * 4 };
-    return { ptr, dtype, layout: tiled ? "tiles4" : "rows", rows, cols: plan.cols, rowBytes: perRow };
+    if (expanded !== null) return { ptr: expanded, dtype: "F32", layout: "rows", q16Decode: false, rows, cols: plan.cols, rowBytes: plan.cols * 4 };
+    return { ptr, dtype, layout: tiled ? "tiles4" : "rows", q16Decode: fast && !tiled && Q16_MATVEC[dtype] !== undefined, rows, cols: plan.cols, rowBytes: perRow };
   });
   const one = (name: string, rows: number, cols: number): MatrixPlan => ({ parts: [{ name, rows, ropeHeads: false }], cols });
-  const norm = (name: string): Ptr => {
-    const info = checkedInfo(table, name, [h]);
+  /** A vector (norm weight, bias) of `length` values, read as f32; `f32Dest` places it inside a larger buffer. */
+  const vector = (name: string, length: number, f32Dest?: Ptr): Ptr => {
+    const info = checkedInfo(table, name, [length]);
     if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16") {
-      throw new UnsupportedError({ file: table.file, field: name, expected: "a norm weight in F32, F16 or BF16", actual: info.dtype });
+      throw new UnsupportedError({ file: table.file, field: name, expected: "a vector in F32, F16 or BF16", actual: info.dtype });
     }
-    const dest = alloc(info.byteLength, name);
-    const normF32 = info.dtype === "F32" ? null : alloc(h * 4, `${name} (f32)`);
-    placements.push({ name, info, dest, rows: 1, cols: h, reorderHeadDim: 0, tile: null, normF32, expandF32: null });
+    const inPlace = info.dtype === "F32" && f32Dest === undefined;
+    const dest = inPlace ? alloc(info.byteLength, name) : info.dtype === "F32" ? f32Dest! : alloc(info.byteLength, name);
+    const normF32 = info.dtype === "F32" ? null : (f32Dest ?? alloc(length * 4, `${name} (f32)`));
+    placements.push({ name, info, dest, rows: 1, cols: length, reorderHeadDim: 0, tile: null, normF32, expandF32: null });
     return normF32 ?? dest;
   };
+  const norm = (name: string): Ptr => vector(name, h);
   const globalName = (tensor: GlobalTensor) => GLOBAL_TENSORS[tensor][table.naming];
-  const layerName = (l: number, tensor: LayerTensor) => (table.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor));
+  const layerName = (l: number, tensor: LayerTensor | LayerBias) => (table.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor));
 
   const embed = build(one(globalName("embed"), config.vocabSize, h))[0]!;
   const layers: LayerWeights[] = [];
@@ -222,11 +229,18 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
       ],
       cols: h,
     });
+    let qkvBias: Ptr | null = null;
+    if (FAMILIES[config.architecture].qkvBias) {
+      qkvBias = alloc((q + 2 * kv) * 4, `layer ${l} Q, K, V biases`);
+      vector(layerName(l, "bq"), q, qkvBias);
+      vector(layerName(l, "bk"), kv, qkvBias + q * 4);
+      vector(layerName(l, "bv"), kv, qkvBias + (q + kv) * 4);
+    }
     const wo = build(one(layerName(l, "wo"), h, q))[0]!;
     const ffnNorm = norm(layerName(l, "ffnNorm"));
     const gateUp = build({ parts: [{ name: layerName(l, "wGate"), rows: config.ffnSize, ropeHeads: false }, { name: layerName(l, "wUp"), rows: config.ffnSize, ropeHeads: false }], cols: h });
     const wDown = build(one(layerName(l, "wDown"), h, config.ffnSize))[0]!;
-    layers.push(Object.freeze({ attnNorm, qkv: Object.freeze(qkv), wo, ffnNorm, gateUp: Object.freeze(gateUp), wDown }));
+    layers.push(Object.freeze({ attnNorm, qkv: Object.freeze(qkv), qkvBias, wo, ffnNorm, gateUp: Object.freeze(gateUp), wDown }));
   }
   const finalNorm = norm(globalName("finalNorm"));
   const lmHead = config.tiedEmbeddings ? embed : build(one(globalName("lmHead"), config.vocabSize, h))[0]!;

