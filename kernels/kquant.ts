@@ -56,13 +56,13 @@ const STORE: i32 = 1;
 
 /** Q4_K / Q5_K sub-block j's 6-bit scale (packed at s, llama.cpp get_scale_min_k4). */
 // @ts-ignore: decorator
-@inline function k4_scale(s: usize, j: i32): u32 {
+@inline export function k4_scale(s: usize, j: i32): u32 {
   return j < 4 ? <u32>load<u8>(s + j) & 63 : (<u32>load<u8>(s + j + 4) & 0x0f) | ((<u32>load<u8>(s + j - 4) >> 6) << 4);
 }
 
 /** Q4_K / Q5_K sub-block j's 6-bit min. */
 // @ts-ignore: decorator
-@inline function k4_min(s: usize, j: i32): u32 {
+@inline export function k4_min(s: usize, j: i32): u32 {
   return j < 4 ? <u32>load<u8>(s + j + 4) & 63 : (<u32>load<u8>(s + j + 4) >> 4) | ((<u32>load<u8>(s + j) >> 6) << 4);
 }
 

@@ -228,7 +228,7 @@ export function dequant_row_q4_1(out: usize, w: usize, cols: i32): void {
 
 /** 0x10 in byte j where bit j of the 16-bit `bits` is set, else 0: the fifth bits of 16 values. */
 // @ts-ignore: decorator
-@inline function fifth_bits(bits: u32): v128 {
+@inline export function fifth_bits(bits: u32): v128 {
   const spread = i8x16.swizzle(i32x4.splat(bits), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
   const select = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
   return v128.and(i8x16.eq(v128.and(spread, select), select), i8x16.splat(0x10));

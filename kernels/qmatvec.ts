@@ -15,6 +15,8 @@
 // The twin (src/reference/kernels.ts) computes the same value from dequantized weights and activations.
 
 import { f16_to_f32, hsum } from "./common";
+import { k4_min, k4_scale } from "./kquant";
+import { fifth_bits } from "./matvec";
 
 // Activation block b of a token: its 32 i16 at qx + 64 b, deinterleaved as [even 0..14 | odd 1..15 | even 16..30 |
 // odd 17..31] (four i16x8 vectors at +0, +16, +32, +48).
@@ -33,14 +35,6 @@ import { f16_to_f32, hsum } from "./common";
 }
 
 // ---- Q5_0: 22-byte blocks {f16 d, u32 qh, nibbles[16]}, value = d * ((nibble | fifth bit << 4) - 16) ----------
-
-/** 0x10 in byte j where bit j of the 16-bit `bits` is set, else 0. */
-// @ts-ignore: decorator
-@inline function fifth_bits(bits: u32): v128 {
-  const spread = i8x16.swizzle(i32x4.splat(bits), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
-  const select = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-  return v128.and(i8x16.eq(v128.and(spread, select), select), i8x16.splat(0x10));
-}
 
 export function matvec_q16_q5_0(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const blocks = <usize>cols >> 5;
@@ -66,18 +60,6 @@ export function matvec_q16_q5_0(out: usize, w: usize, qx: usize, dx: usize, px: 
 // Sub-block s (32 values, activation block 8 B + s) = low nibbles of qs[32 (s >> 1) ..] for even s, high for odd s.
 // Read as i16 lanes, 16 bytes of qs give elements 2l / 2l+1 of one half of a sub-block pair in the low nibbles
 // (masks 0x000f and 0x0f00) and of the other sub-block in the high nibbles (0x00f0, 0xf000): the activation order.
-
-/** Q4_K / Q5_K sub-block j's 6-bit scale (packed at s). */
-// @ts-ignore: decorator
-@inline function k4_scale(s: usize, j: i32): u32 {
-  return j < 4 ? <u32>load<u8>(s + j) & 63 : (<u32>load<u8>(s + j + 4) & 0x0f) | ((<u32>load<u8>(s + j - 4) >> 6) << 4);
-}
-
-/** Q4_K / Q5_K sub-block j's 6-bit min. */
-// @ts-ignore: decorator
-@inline function k4_min(s: usize, j: i32): u32 {
-  return j < 4 ? <u32>load<u8>(s + j + 4) & 63 : (<u32>load<u8>(s + j + 4) >> 4) | ((<u32>load<u8>(s + j) >> 6) << 4);
-}
 
 export function matvec_q16_q4_k(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const superBlocks = <usize>cols >> 8;

@@ -26,9 +26,13 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
   }
 
   function matvec(dtype: DType, out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number): void {
+    matvecOf(dtype, out, w, f32(x, cols).slice(), rows, cols);
+  }
+
+  /** out f32[rows] = W (stored as dtype at w) · xs, in double precision. */
+  function matvecOf(dtype: DType, out: Ptr, w: Ptr, xs: ArrayLike<number>, rows: number, cols: number): void {
     const rowBytes = (cols / DTYPES[dtype].blockValues) * DTYPES[dtype].blockBytes;
     const row = new Float32Array(cols);
-    const xs = f32(x, cols).slice();
     const result = new Float32Array(rows);
     for (let r = 0; r < rows; r++) {
       dequantize(dtype, bytes(), w + r * rowBytes, cols, row);
@@ -133,16 +137,7 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
     const xd = f32(dx, cols / 32);
     const xs = new Float64Array(cols);
     for (let i = 0; i < cols; i++) xs[Math.floor(i / 32) * 32 + DEINTERLEAVED[i % 32]!] = stored[i]! * xd[Math.floor(i / 32)]!;
-    const rowBytes = (cols / DTYPES[dtype].blockValues) * DTYPES[dtype].blockBytes;
-    const row = new Float32Array(cols);
-    const result = new Float32Array(rows);
-    for (let r = 0; r < rows; r++) {
-      dequantize(dtype, bytes(), w + r * rowBytes, cols, row);
-      let sum = 0;
-      for (let c = 0; c < cols; c++) sum += row[c]! * xs[c]!;
-      result[r] = sum;
-    }
-    f32(out, rows).set(result);
+    matvecOf(dtype, out, w, xs, rows, cols);
   }
 
   const others: Omit<Kernels, keyof FormatKernels> = {
