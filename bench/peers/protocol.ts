@@ -79,3 +79,25 @@ export function argmax(values: ArrayLike<number>, offset = 0, length = values.le
   }
   return best;
 }
+
+/**
+ * "general.name: Q5_0 173.2 MB, Q8_0 146.1 MB, ..." for a GGUF file: its name and the bytes of each tensor type as
+ * stored, from the header alone (the first 64 MiB hold the header of any model we bench).
+ */
+export async function describeGgufFile(path: string): Promise<string> {
+  const { open, stat } = await import("node:fs/promises");
+  const { readGguf } = await import("../../src/io/gguf.js");
+  const size = (await stat(path)).size;
+  const handle = await open(path);
+  try {
+    const prefix = new Uint8Array(Math.min(size, 64 << 20));
+    await handle.read(prefix, 0, prefix.byteLength, 0);
+    const gguf = readGguf(prefix, path, size);
+    const byType = new Map<string, number>();
+    for (const t of gguf.tensors) byType.set(t.dtype, (byType.get(t.dtype) ?? 0) + t.byteLength);
+    const types = [...byType].sort((a, b) => b[1] - a[1]).filter(([, bytes]) => bytes >= 1e5).map(([dtype, bytes]) => `${dtype} ${(bytes / 1e6).toFixed(1)} MB`);
+    return `${String(gguf.metadata.get("general.name") ?? "unnamed")}: ${types.join(", ")}`;
+  } finally {
+    await handle.close();
+  }
+}

@@ -22,7 +22,7 @@ import {
 import { defaultThreads } from "../../src/node.js";
 import { DEFAULT_MODEL_PATH } from "../../src/node/pull.js";
 import { parseArgs, describeFlags } from "../../src/cli/args.js";
-import type { RunnerInfo, RunnerResult } from "./protocol.js";
+import { describeGgufFile, type RunnerInfo, type RunnerResult } from "./protocol.js";
 
 const FLAGS = {
   help: { type: "boolean", help: "show this help" },
@@ -289,7 +289,7 @@ async function main(argv: string[]): Promise<void> {
     `- Load average (1 min) before ${loadBefore.split(",")[0]}, at round starts ${loads.map((l) => l.toFixed(1)).join(" / ")}, after ${loadAfter.split(",")[0]}${busy ? ` — **busy machine: other processes competed for the ${machine.cores} cores; treat these numbers as preliminary**` : ""}`,
     `- Workload: the same ${promptIds.length}-token prompt for every engine (\`BENCH_PROMPT\` in bench/speed.ts), then ${BENCH_GENERATED_TOKENS} generated tokens, greedy, EOS ignored; prefill = prompt tokens / time to the first generated token; decode = ${BENCH_GENERATED_TOKENS - 1} decode steps / their time`,
     `- Rounds: ${rounds} measured after one warm-up round; in each round every engine runs once, in an order that rotates from round to round; each engine is its own process and idle (blocked on stdin) while the others run; median (min-max) over rounds`,
-    `- Model: ${relative(REPO_ROOT, model)} (SmolLM2-135M-Instruct; Q4_1 layer matrices, Q8_0 tied embedding); ONNX export: ${relative(REPO_ROOT, onnxDir)} (bench/peers/export_onnx.py)`,
+    `- Model: ${relative(REPO_ROOT, model)} (${await describeGgufFile(model)}); ONNX export: ${relative(REPO_ROOT, onnxDir)} (bench/peers/export_onnx.py)`,
     ``,
     ...table,
     ``,

@@ -51,7 +51,7 @@ try {
   const prompt = process.env.BENCH_PROMPT ?? "";
   send({
     type: "ready", engine: "@wllama/wllama", version: `${pkg.version} (llama.cpp ${Wllama.getLibllamaVersion?.() ?? "?"})`, runtime: `${runtime}, WASM (memory64, JSPI)`,
-    threads: wllama.getNumThreads(), weights: "GGUF as stored: Q4_1 layers, Q8_0 tied embedding",
+    threads: wllama.getNumThreads(), weights: "GGUF as stored",
     promptTokens: -1, notes: `multithread: ${wllama.isMultithread()}; ${features()}`,
   });
   const lines = createInterface({ input: process.stdin });
