@@ -243,7 +243,8 @@ export async function measureBandwidth(threads: number, bufferBytes: number, tri
   const workers: Worker[] = [];
   try {
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(STREAM_WORKER, { workerData: { module, memory, control, results, index: i, offset: base + i * slice, bytes: slice } });
+      // Plain CommonJS: the worker must not inherit the parent's `--import tsx`, whose loader rejects a .cjs worker.
+      const worker = new Worker(STREAM_WORKER, { execArgv: [], workerData: { probeModule: module, memory, control, results, index: i, offset: base + i * slice, bytes: slice } });
       workers.push(worker);
       await new Promise<void>((resolve, reject) => {
         worker.once("message", () => resolve());

@@ -2,8 +2,8 @@
 // streams its own slice `passes` times, reporting its own duration (performance.now() origins differ between
 // threads; durations do not).
 const { parentPort, workerData } = require("node:worker_threads");
-const { module, memory, control, results, index, offset, bytes } = workerData;
-const probe = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { probeModule, memory, control, results, index, offset, bytes } = workerData;
+const probe = new WebAssembly.Instance(probeModule, { env: { memory } }).exports;
 const c = new Int32Array(control), r = new Float64Array(results);
 parentPort.postMessage("ready");
 let seen = 0;
