@@ -80,11 +80,18 @@ export function argmax(values: ArrayLike<number>, offset = 0, length = values.le
   return best;
 }
 
-/**
- * "general.name: Q5_0 173.2 MB, Q8_0 146.1 MB, ..." for a GGUF file: its name and the bytes of each tensor type as
- * stored, from the header alone (the first 64 MiB hold the header of any model we bench).
- */
-export async function describeGgufFile(path: string): Promise<string> {
+/** What a GGUF file holds, from its header alone (the first 64 MiB hold the header of any model we bench). */
+export interface GgufFacts {
+  /** "general.name: Q5_0 173.2 MB, Q8_0 146.1 MB, ...": the bytes of each tensor type as stored. */
+  readonly description: string;
+  /**
+   * Weight bytes one decode step reads: every tensor but the token embedding, whose one row per token is noise,
+   * unless it is also the LM head (tied embeddings, no output.weight).
+   */
+  readonly bytesPerToken: number;
+}
+
+export async function ggufFacts(path: string): Promise<GgufFacts> {
   const { open, stat } = await import("node:fs/promises");
   const { readGguf } = await import("../../src/io/gguf.js");
   const size = (await stat(path)).size;
@@ -96,7 +103,9 @@ export async function describeGgufFile(path: string): Promise<string> {
     const byType = new Map<string, number>();
     for (const t of gguf.tensors) byType.set(t.dtype, (byType.get(t.dtype) ?? 0) + t.byteLength);
     const types = [...byType].sort((a, b) => b[1] - a[1]).filter(([, bytes]) => bytes >= 1e5).map(([dtype, bytes]) => `${dtype} ${(bytes / 1e6).toFixed(1)} MB`);
-    return `${String(gguf.metadata.get("general.name") ?? "unnamed")}: ${types.join(", ")}`;
+    const tied = !gguf.tensors.some((t) => t.name === "output.weight");
+    const bytesPerToken = gguf.tensors.filter((t) => tied || t.name !== "token_embd.weight").reduce((sum, t) => sum + t.byteLength, 0);
+    return { description: `${String(gguf.metadata.get("general.name") ?? "unnamed")}: ${types.join(", ")}`, bytesPerToken };
   } finally {
     await handle.close();
   }

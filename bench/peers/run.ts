@@ -22,7 +22,7 @@ import {
 import { defaultThreads } from "../../src/node.js";
 import { DEFAULT_MODEL_PATH } from "../../src/node/pull.js";
 import { parseArgs, describeFlags } from "../../src/cli/args.js";
-import { describeGgufFile, type RunnerInfo, type RunnerResult } from "./protocol.js";
+import { ggufFacts, type RunnerInfo, type RunnerResult } from "./protocol.js";
 
 const FLAGS = {
   help: { type: "boolean", help: "show this help" },
@@ -263,19 +263,20 @@ async function main(argv: string[]): Promise<void> {
   const summaries = new Map(states.map((s) => [s.spec.id, { prefill: summarize(s.results.map((r) => r.prefillTokensPerSecond)), decode: summarize(s.results.map((r) => r.decodeTokensPerSecond)) }]));
   const ours = (id: string) => (id.endsWith("-N") ? summaries.get("ffnskip-N") : summaries.get("ffnskip-1"));
   const oursFirst = (id: string) => (id.endsWith("-N") ? states.find((s) => s.spec.id === "ffnskip-N") : states.find((s) => s.spec.id === "ffnskip-1"))?.results[0];
+  const facts = await ggufFacts(model);
   const table = [
-    `| engine | runtime | threads | weights | prefill tok/s | decode tok/s | prefill vs ours | decode vs ours | greedy output = ours for |`,
-    `|---|---|---|---|---|---|---|---|---|`,
+    `| engine | runtime | threads | weights | prefill tok/s | decode tok/s | decode weight reads GB/s | prefill vs ours | decode vs ours | greedy output = ours for |`,
+    `|---|---|---|---|---|---|---|---|---|---|`,
   ];
   for (const state of states) {
     const name = `${state.spec.label} \`${state.spec.id}\``;
     if (state.info === undefined || state.results.length === 0) {
-      table.push(`| ${name} | ${state.info?.runtime ?? "-"} | - | - | did not run (below) | - | - | - | - |`);
+      table.push(`| ${name} | ${state.info?.runtime ?? "-"} | - | - | did not run (below) | - | - | - | - | - |`);
       continue;
     }
     const s = summaries.get(state.spec.id)!;
     const mine = state.spec.id.startsWith("ffnskip");
-    table.push(`| ${name} | ${state.info.runtime} | ${state.info.threads} | ${state.info.weights} | ${formatSummary(s.prefill)} | ${formatSummary(s.decode)} | ${mine ? "-" : ratio(ours(state.spec.id)?.prefill, s.prefill)} | ${mine ? "-" : ratio(ours(state.spec.id)?.decode, s.decode)} | ${mine ? "-" : agreement(oursFirst(state.spec.id), state.results[0])} |`);
+    table.push(`| ${name} | ${state.info.runtime} | ${state.info.threads} | ${state.info.weights} | ${formatSummary(s.prefill)} | ${formatSummary(s.decode)} | ${s.decode.n === 0 ? "-" : ((s.decode.median * facts.bytesPerToken) / 1e9).toFixed(1)} | ${mine ? "-" : ratio(ours(state.spec.id)?.prefill, s.prefill)} | ${mine ? "-" : ratio(ours(state.spec.id)?.decode, s.decode)} | ${mine ? "-" : agreement(oursFirst(state.spec.id), state.results[0])} |`);
   }
   const versions = states.filter((s) => s.info !== undefined).map((s) => `- \`${s.spec.id}\`: ${s.info!.engine} ${s.info!.version}; ${s.info!.runtime}; timing: ${s.results[0]?.timing ?? "-"}${s.info!.promptTokens >= 0 ? `; prompt ${s.info!.promptTokens} tokens${s.info!.promptIds !== undefined && s.info!.promptIds.length > 0 ? (JSON.stringify(s.info!.promptIds) === JSON.stringify(promptIds) ? " (same ids as ours)" : " (**ids differ from ours**)") : ""}` : ""}${s.info!.notes ? `; ${oneLine(s.info!.notes)}` : ""}`);
   const failures = states.filter((s) => s.error !== undefined).map((s) => `- \`${s.spec.id}\` (${s.spec.label}): ${s.error!.split("\n").length > 1 ? `\n\n  \`\`\`\n${s.error!.split("\n").slice(0, 12).map((l) => `  ${l}`).join("\n")}\n  \`\`\`` : s.error}`);
@@ -289,7 +290,7 @@ async function main(argv: string[]): Promise<void> {
     `- Load average (1 min) before ${loadBefore.split(",")[0]}, at round starts ${loads.map((l) => l.toFixed(1)).join(" / ")}, after ${loadAfter.split(",")[0]}${busy ? ` — **busy machine: other processes competed for the ${machine.cores} cores; treat these numbers as preliminary**` : ""}`,
     `- Workload: the same ${promptIds.length}-token prompt for every engine (\`BENCH_PROMPT\` in bench/speed.ts), then ${BENCH_GENERATED_TOKENS} generated tokens, greedy, EOS ignored; prefill = prompt tokens / time to the first generated token; decode = ${BENCH_GENERATED_TOKENS - 1} decode steps / their time`,
     `- Rounds: ${rounds} measured after one warm-up round; in each round every engine runs once, in an order that rotates from round to round; each engine is its own process and idle (blocked on stdin) while the others run; median (min-max) over rounds`,
-    `- Model: ${relative(REPO_ROOT, model)} (${await describeGgufFile(model)}); ONNX export: ${relative(REPO_ROOT, onnxDir)} (bench/peers/export_onnx.py)`,
+    `- Model: ${relative(REPO_ROOT, model)} (${facts.description}; ${(facts.bytesPerToken / 1e6).toFixed(1)} MB of weights read per decoded token); ONNX export: ${relative(REPO_ROOT, onnxDir)} (bench/peers/export_onnx.py)`,
     ``,
     ...table,
     ``,

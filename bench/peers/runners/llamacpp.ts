@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { REPO_ROOT } from "../../speed.js";
-import { describeGgufFile, failStart, serve } from "../protocol.js";
+import { failStart, ggufFacts, serve } from "../protocol.js";
 
 const [modelPath, threadsArg] = process.argv.slice(2);
 const threads = Number(threadsArg ?? 1);
@@ -25,7 +25,7 @@ try {
   await serve(
     {
       engine: "node-llama-cpp", version: `${version} (llama.cpp ${release.release}, ${llama.buildType} build)`, runtime: `Node ${process.version}, native`,
-      threads: context.currentThreads, weights: `GGUF as stored (${await describeGgufFile(modelPath!)}); q8 activations`,
+      threads: context.currentThreads, weights: `GGUF as stored (${(await ggufFacts(modelPath!)).description}); q8 activations`,
       promptIds: [...promptIds], promptTokens: promptIds.length, notes: llama.systemInfo,
     },
     async ({ prompt, generated }) => {
