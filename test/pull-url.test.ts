@@ -194,6 +194,22 @@ download("a file whose size changed on the server since the part was started is 
   assert.ok(log.some((line) => line.includes("changed since")));
 });
 
+download("a file of the same size with a new ETag is fetched again; the part's ETag goes out as If-Range", async () => {
+  const changed = Buffer.from(GGUF);
+  changed[changed.length - 1] ^= 0xff;
+  server.handle = serve(GGUF, { cut: { after: 1000, part: join(dir, "tiny.gguf.part") }, headers: { etag: '"v1"' } });
+  await rejection(pull(`${server.url}/tiny.gguf`, { dir }));
+  const ifRange: (string | undefined)[] = [];
+  const serveChanged = serve(changed, { headers: { etag: '"v2"' } });
+  server.handle = (req, res) => {
+    ifRange.push(req.headers["if-range"]);
+    serveChanged(req, res);
+  };
+  const { path } = await pull(`${server.url}/tiny.gguf`, { dir });
+  assert.equal(ifRange, ['"v1"', undefined]);
+  assert.ok(readFileSync(path).equals(changed));
+});
+
 download("a complete part the server answers with 416 is finished without another body; a part longer than the file starts over", async () => {
   // Chunked, cut after the last byte but before the final chunk: the total is unknown, every byte is on disk.
   server.handle = serve(GGUF, { chunked: true, cut: { after: GGUF.length, part: join(dir, "tiny.gguf.part") } });
