@@ -1,7 +1,7 @@
 // ffnskip pull <model | URL | hf:owner/repo/file.gguf>: fetch a model into weights/ (named models: src/node/pull.ts;
 // URLs and hub names: src/node/download.ts).
 import { InputError } from "../errors.js";
-import { type DownloadProgress, HUB_URL, pullUrl } from "../node/download.js";
+import { type DownloadProgress, HUB_URL, pullUrl, resolvePullSource } from "../node/download.js";
 import { PULLABLE_MODELS, pullModel } from "../node/pull.js";
 import { describeFlags, parseArgs } from "./args.js";
 import { progressBar } from "./progress.js";
@@ -37,9 +37,16 @@ export async function pull(argv: string[]): Promise<void> {
   } else if (source.startsWith("hf:") || /^https?:\/\//i.test(source)) {
     if (dir !== undefined && flags.output !== undefined) throw new InputError({ file: "ffnskip pull", field: "--output", expected: "either a folder (--out) or a file (--output)", actual: "both" });
     const token = flags.token ?? (isHub(source) ? process.env.HF_TOKEN : undefined);
-    const bar = progressBar(source.split("/").pop() ?? source);
+    const bar = progressBar(flags.output ?? resolvePullSource(source).fileName ?? source);
+    const logBelowBar = (line: string) => {
+      bar.done();
+      log(line);
+    };
     try {
-      path = await pullUrl(source, { dir, output: flags.output, sha256: flags.sha256, token: token === "" ? undefined : token, log, onProgress: (p) => bar.update(p.total === undefined ? 0 : p.received / p.total, describe(p)) });
+      path = await pullUrl(source, {
+        dir, output: flags.output, sha256: flags.sha256, token: token === "" ? undefined : token, log: logBelowBar,
+        onProgress: (p) => bar.update(p.total === undefined ? 0 : p.received / p.total, describe(p)),
+      });
     } finally {
       bar.done();
     }

@@ -5,7 +5,7 @@
 // (X-Linked-ETag) on its redirect to the CDN. The file is renamed into place only after its size, sha256 (given or
 // from the server) and GGUF magic check out.
 
-import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { FormatError, InputError, ResourceError, show } from "../errors.js";
@@ -147,14 +147,14 @@ export async function pullUrl(source: string, options: PullUrlOptions = {}): Pro
   const { total, serverSha } = await transfer(source, url, part, options, log);
   const size = statSync(part).size;
   if (total !== undefined && size !== total) {
-    throw new ResourceError({ file: source, field: "size", expected: `${total} bytes`, actual: `${size} bytes in ${part}`, detail: "delete the part to start over" });
+    removePart(part);
+    throw new ResourceError({ file: source, field: "size", expected: `${total} bytes`, actual: `${size} bytes`, detail: "the download was deleted" });
   }
   checkMagic(readHead(part), source, part);
   const digest = await sha256File(part);
   const expected = expectedSha ?? serverSha;
   if (expected !== undefined && digest !== expected) {
-    rmSync(part, { force: true });
-    rmSync(metaPath(part), { force: true });
+    removePart(part);
     throw new ResourceError({
       file: source, field: "sha256", expected: `${expected} (${expectedSha !== undefined ? "as given" : "from the server's ETag"})`, actual: `${digest}`,
       detail: "the download was deleted",
@@ -228,14 +228,18 @@ async function transfer(source: string, url: string, part: string, options: Pull
         await response.body?.cancel();
         throw httpError(source, reply.url, response);
       }
-      rmSync(part, { force: true });
-      rmSync(metaPath(part), { force: true });
+      removePart(part);
       saved = undefined;
       offset = 0;
     }
   } finally {
     watchdog.stop();
   }
+}
+
+function removePart(part: string): void {
+  rmSync(part, { force: true });
+  rmSync(metaPath(part), { force: true });
 }
 
 function writeMeta(part: string, meta: PartMeta): void {
@@ -335,8 +339,7 @@ function isGguf(head: Uint8Array): boolean {
 /** Deletes the part and throws unless it begins with the GGUF magic. */
 function checkMagic(head: Uint8Array, source: string, part: string): void {
   if (head.length >= GGUF_MAGIC.length && isGguf(head)) return;
-  rmSync(part, { force: true });
-  rmSync(metaPath(part), { force: true });
+  removePart(part);
   const text = new TextDecoder().decode(head);
   throw new FormatError({
     file: source, field: "magic", expected: "a GGUF file (it starts with \"GGUF\")", actual: `bytes ${show(text)}`,
