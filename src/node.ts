@@ -20,5 +20,6 @@ export async function loadModelFromPath(path: string, options: NodeLoadOptions =
 
 export * from "./index.js";
 export { DEFAULT_MODEL_PATH, pullModel, PULLABLE_MODELS } from "./node/pull.js";
+export { type DownloadProgress, type HubFile, HUB_URL, hubFileUrl, parseHubName, pullUrl, type PullUrlOptions, resolvePullSource } from "./node/download.js";
 export { convertGgufFile } from "./node/convert.js";
 export { defaultThreads, spawnNodeHelper } from "./node/threads.js";

@@ -25,7 +25,13 @@ function usage(): string {
   return `usage: ffnskip <command> [options]   (ffnskip <command> --help for its options)\n\ncommands:\n${lines.join("\n")}\n`;
 }
 
+/** Oldest Node release still maintained (package.json engines); older ones get a warning, not a refusal. */
+const OLDEST_SUPPORTED_NODE = 22;
+
 async function main(argv: string[]): Promise<number> {
+  if (Number(process.versions.node.split(".")[0]) < OLDEST_SUPPORTED_NODE) {
+    process.stderr.write(`ffnskip: warning: Node ${process.version} is past its end of life; ffnskip supports Node ${OLDEST_SUPPORTED_NODE} and later\n`);
+  }
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());
