@@ -24,22 +24,28 @@ export interface DTypeInfo {
   readonly blockValues: number;
   /** Bytes per block. */
   readonly blockBytes: number;
+  /** The block's f16 scales: name (as in ggml-common.h) and byte offset in the block. */
+  readonly halfScales: readonly (readonly [name: string, offset: number])[];
 }
 
+const D = [["d", 0]] as const;
+const D_M = [["d", 0], ["m", 2]] as const;
+const D_DMIN = [["d", 0], ["dmin", 2]] as const;
+
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
-  F32: { blockValues: 1, blockBytes: 4 },
-  F16: { blockValues: 1, blockBytes: 2 },
-  BF16: { blockValues: 1, blockBytes: 2 },
-  Q8_0: { blockValues: 32, blockBytes: 34 },
-  Q4_0: { blockValues: 32, blockBytes: 18 },
-  Q4_1: { blockValues: 32, blockBytes: 20 },
-  Q5_0: { blockValues: 32, blockBytes: 22 },
-  Q5_1: { blockValues: 32, blockBytes: 24 },
-  Q2_K: { blockValues: 256, blockBytes: 84 },
-  Q3_K: { blockValues: 256, blockBytes: 110 },
-  Q4_K: { blockValues: 256, blockBytes: 144 },
-  Q5_K: { blockValues: 256, blockBytes: 176 },
-  Q6_K: { blockValues: 256, blockBytes: 210 },
+  F32: { blockValues: 1, blockBytes: 4, halfScales: [] },
+  F16: { blockValues: 1, blockBytes: 2, halfScales: [] },
+  BF16: { blockValues: 1, blockBytes: 2, halfScales: [] },
+  Q8_0: { blockValues: 32, blockBytes: 34, halfScales: D },
+  Q4_0: { blockValues: 32, blockBytes: 18, halfScales: D },
+  Q4_1: { blockValues: 32, blockBytes: 20, halfScales: D_M },
+  Q5_0: { blockValues: 32, blockBytes: 22, halfScales: D },
+  Q5_1: { blockValues: 32, blockBytes: 24, halfScales: D_M },
+  Q2_K: { blockValues: 256, blockBytes: 84, halfScales: [["d", 80], ["dmin", 82]] },
+  Q3_K: { blockValues: 256, blockBytes: 110, halfScales: [["d", 108]] },
+  Q4_K: { blockValues: 256, blockBytes: 144, halfScales: D_DMIN },
+  Q5_K: { blockValues: 256, blockBytes: 176, halfScales: D_DMIN },
+  Q6_K: { blockValues: 256, blockBytes: 210, halfScales: [["d", 208]] },
 });
 
 /** Bytes taken by one row of `cols` values, or undefined when `cols` does not fill whole blocks. */
@@ -49,3 +55,19 @@ export function rowBytes(dtype: DType, cols: number): number | undefined {
   return (cols / info.blockValues) * info.blockBytes;
 }
 
+
+/**
+ * A block of `bytes` (whole blocks of `dtype`) whose f16 scale is Inf or NaN (exponent bits all set): its index,
+ * the scale's name and bits; undefined when there is none. Such a scale turns its whole block into Inf/NaN, which no valid
+ * quantizer writes (llama.cpp's ggml_validate_row_data refuses it too).
+ */
+export function nonFiniteScale(dtype: DType, bytes: Uint8Array): { block: number; scale: string; bits: number } | undefined {
+  const { blockBytes, halfScales } = DTYPES[dtype];
+  for (const [scale, offset] of halfScales) {
+    for (let p = offset, block = 0; p + 1 < bytes.length; p += blockBytes, block++) {
+      // The high byte of a little-endian f16: sign bit and the five exponent bits (of which 0x7c holds all).
+      if ((bytes[p + 1]! & 0x7c) === 0x7c) return { block, scale, bits: bytes[p]! | (bytes[p + 1]! << 8) };
+    }
+  }
+  return undefined;
+}

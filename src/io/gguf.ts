@@ -128,7 +128,8 @@ export function readGguf(bytes: Uint8Array, file = "model.gguf", fileLength = by
         actual: GGML_TYPES[typeId] ?? `unknown ggml type id ${typeId}`,
       });
     }
-    const relOffset = r.u64AsNumber(`${name}.offset`, limit);
+    // Bounded by the file below, in data order: a truncated file is then reported at the tensor it cuts.
+    const relOffset = r.u64AsNumber(`${name}.offset`, Number.MAX_SAFE_INTEGER);
     if (relOffset % alignment !== 0) {
       throw new FormatError({ file, field: `${name}.offset`, expected: `a multiple of the alignment ${alignment}`, actual: String(relOffset) });
     }
@@ -137,7 +138,7 @@ export function readGguf(bytes: Uint8Array, file = "model.gguf", fileLength = by
       throw new FormatError({ file, field: `${name}.dims[0]`, expected: `a multiple of ${DTYPES[dtype].blockValues} for ${dtype}`, actual: String(ne[0]) });
     }
     const byteLength = perRow * (count / ne[0]!);
-    if (!Number.isSafeInteger(byteLength) || byteLength > limit) {
+    if (!Number.isSafeInteger(byteLength)) {
       throw new FormatError({ file, field: `${name}.dims`, expected: "a tensor no larger than the file", actual: `[${ne.join(", ")}] (${byteLength} bytes)` });
     }
     infos.push({ name, dtype, shape: ne.slice().reverse(), relOffset, byteLength });
@@ -147,17 +148,21 @@ export function readGguf(bytes: Uint8Array, file = "model.gguf", fileLength = by
   if (dataOffset > limit) {
     throw new FormatError({ file, field: "tensor data", expected: `data to start at offset ${dataOffset}`, actual: `a file of ${fileLength} bytes` });
   }
-  const tensors: GgufTensor[] = infos.map((t) => {
-    const offset = dataOffset + t.relOffset;
-    if (offset + t.byteLength > limit) {
+  const tensors: GgufTensor[] = infos.map((t) => Object.freeze({
+    name: t.name, dtype: t.dtype, shape: Object.freeze(t.shape), offset: dataOffset + t.relOffset, byteLength: t.byteLength,
+  }));
+  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
+  for (const t of byOffset) {
+    if (t.byteLength > limit) {
+      throw new FormatError({ file, field: `${t.name}.dims`, expected: "a tensor no larger than the file", actual: `[${[...t.shape].reverse().join(", ")}] (${t.byteLength} bytes)` });
+    }
+    if (t.offset + t.byteLength > limit) {
       throw new FormatError({
-        file, field: `${t.name}.offset`, expected: `${t.byteLength} bytes of data at offset ${offset}`,
+        file, field: `${t.name}.offset`, expected: `${t.byteLength} bytes of data at offset ${t.offset}`,
         actual: `a file of ${fileLength} bytes (truncated?)`,
       });
     }
-    return Object.freeze({ name: t.name, dtype: t.dtype, shape: Object.freeze(t.shape), offset, byteLength: t.byteLength });
-  });
-  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
+  }
   for (let i = 1; i < byOffset.length; i++) {
     const prev = byOffset[i - 1]!;
     const cur = byOffset[i]!;

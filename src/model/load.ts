@@ -184,7 +184,7 @@ export async function beginTransformer(config: Config, table: TensorTable, optio
     fill: (placement, chunk, offset) => fillTensor(placement, arena, chunk, offset),
     raw: (placement, offset, length) => arena.u8(placement.dest + offset, length),
     finish(placement) {
-      finishTensor(placement, arena, kernels);
+      finishTensor(placement, arena, kernels, table.file);
       finished.add(placement);
     },
     async complete() {

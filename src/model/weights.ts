@@ -10,7 +10,7 @@
 // Quantized values are never changed.
 
 import { FormatError, UnsupportedError } from "../errors.js";
-import { type DType, DTYPES, rowBytes } from "../io/dtype.js";
+import { type DType, DTYPES, nonFiniteScale, rowBytes } from "../io/dtype.js";
 import { FAMILIES } from "./family.js";
 import type { Arena } from "../runtime/arena.js";
 import { FORMAT_KERNELS, type Kernels, type Ptr, Q16_MATVEC } from "../runtime/kernels.js";
@@ -136,9 +136,21 @@ export function fillTensor(p: Placement, arena: Arena, chunk: Uint8Array, offset
   arena.u8(p.dest + offset, chunk.byteLength).set(chunk);
 }
 
-/** Once all of a tensor's bytes are in place: reorder, tile, convert, as planned. */
-export function finishTensor(p: Placement, arena: Arena, kernels: Kernels): void {
+/**
+ * Once all of a tensor's bytes are in place: check its block scales, then reorder, tile, convert, as planned.
+ * `file` names the model in errors.
+ */
+export function finishTensor(p: Placement, arena: Arena, kernels: Kernels, file: string): void {
   const perRow = rowBytes(p.info.dtype, p.cols)!;
+  const damaged = nonFiniteScale(p.info.dtype, arena.u8(p.dest, perRow * p.rows));
+  if (damaged !== undefined) {
+    const { blockValues } = DTYPES[p.info.dtype];
+    const perRowBlocks = p.cols / blockValues;
+    throw new FormatError({
+      file, field: `${p.name} block ${damaged.block} (row ${Math.floor(damaged.block / perRowBlocks)}, values ${(damaged.block % perRowBlocks) * blockValues}..) ${damaged.scale}`,
+      expected: `a finite f16 ${p.info.dtype} scale`, actual: `0x${damaged.bits.toString(16).padStart(4, "0")} (${(damaged.bits & 0x3ff) === 0 ? "infinite" : "NaN"})`,
+    });
+  }
   if (p.reorderHeadDim > 0) {
     // WARNING: GGUF stores Q and K rows permuted for interleaved RoPE pairs; put them back in HF's half-split order.
     const head = p.reorderHeadDim;

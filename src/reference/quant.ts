@@ -57,6 +57,9 @@ export function f32ToBf16(value: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** The block formats (everything but plain floats). */
+export type BlockDType = Exclude<DType, "F32" | "F16" | "BF16">;
+
 /** One block's values: reads the block at byte p, writes blockValues values at out[o..]. */
 type BlockDecoder = (bytes: Uint8Array, view: DataView, p: number, out: Float32Array, o: number) => void;
 
@@ -78,7 +81,7 @@ function scaleQ3K(bytes: Uint8Array, p: number, s: number): number {
   return (low | (high << 4)) - 32;
 }
 
-const BLOCK_DECODERS: Readonly<Record<Exclude<DType, "F32" | "F16" | "BF16">, BlockDecoder>> = {
+const BLOCK_DECODERS: Readonly<Record<BlockDType, BlockDecoder>> = {
   Q8_0(_bytes, view, p, out, o) {
     const d = half(view, p);
     for (let j = 0; j < 32; j++) out[o + j] = d * view.getInt8(p + 2 + j);
@@ -197,48 +200,235 @@ export function dequantize(dtype: DType, bytes: Uint8Array, offset: number, coun
   }
 }
 
+/** One block's encoder: reads blockValues values from x[from..], writes the block at byte p. */
+type BlockEncoder = (x: Float32Array, from: number, bytes: Uint8Array, view: DataView, p: number) => void;
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/** The value of largest magnitude in x[from..from + n) (the first of equals), sign kept. */
+function signedAbsMax(x: ArrayLike<number>, from: number, n: number): number {
+  let best = 0;
+  for (let j = from; j < from + n; j++) if (Math.abs(x[j]!) > Math.abs(best)) best = x[j]!;
+  return best;
+}
+
+/** A scale as the file will hold it: rounded to f16 (what every reader multiplies by). */
+const asHalf = (v: number) => f16ToF32(f32ToF16(v));
+
 /**
- * Quantizes `count` f32 values (a multiple of 32) to `dtype` blocks, the way llama.cpp's reference quantizers do
- * (quantize_row_*_ref). Used to build test weights; not on the inference path.
+ * Round-to-nearest with an unsigned quant q in 0..levels and a non-negative min per sub-block, value =
+ * d * scale * q - dmin * min (Q2_K, Q4_K, Q5_K): each sub-block spans [min(0, lowest), highest]; its scale and min
+ * are rounded to scaleMax steps of the super-block's f16 d and dmin, and the quants are rounded against those
+ * rounded scales (so the scale rounding costs no more than a step).
  */
-export function quantize(dtype: "Q8_0" | "Q4_0" | "Q4_1", values: Float32Array, out: Uint8Array, outOffset = 0): void {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  const { blockBytes } = DTYPES[dtype];
-  for (let b = 0; b < values.length / 32; b++) {
-    const x = values.subarray(b * 32, b * 32 + 32);
-    const p = outOffset + b * blockBytes;
-    if (dtype === "Q8_0") {
-      let amax = 0;
-      for (const v of x) amax = Math.max(amax, Math.abs(v));
-      const d = amax / 127;
-      const id = d !== 0 ? 1 / d : 0;
-      view.setUint16(p, f32ToF16(d), true);
-      for (let j = 0; j < 32; j++) view.setInt8(p + 2 + j, Math.round(x[j]! * id));
-    } else if (dtype === "Q4_0") {
-      let amax = 0;
-      let max = 0;
-      for (const v of x) if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
-      const d = max / -8;
-      const id = d !== 0 ? 1 / d : 0;
-      view.setUint16(p, f32ToF16(d), true);
-      for (let j = 0; j < 16; j++) {
-        const lo = Math.min(15, Math.trunc(x[j]! * id + 8.5));
-        const hi = Math.min(15, Math.trunc(x[j + 16]! * id + 8.5));
-        out[p + 2 + j] = lo | (hi << 4);
-      }
-    } else {
-      let min = Infinity;
-      let max = -Infinity;
-      for (const v of x) { min = Math.min(min, v); max = Math.max(max, v); }
-      const d = (max - min) / 15;
-      const id = d !== 0 ? 1 / d : 0;
-      view.setUint16(p, f32ToF16(d), true);
-      view.setUint16(p + 2, f32ToF16(min), true);
-      for (let j = 0; j < 16; j++) {
-        const lo = Math.min(15, Math.trunc((x[j]! - min) * id + 0.5));
-        const hi = Math.min(15, Math.trunc((x[j + 16]! - min) * id + 0.5));
-        out[p + 4 + j] = lo | (hi << 4);
-      }
+function quantizeWithMins(x: Float32Array, from: number, subSize: number, levels: number, scaleMax: number) {
+  const subs = 256 / subSize;
+  const ranges = new Float64Array(subs);
+  const lows = new Float64Array(subs);
+  for (let s = 0; s < subs; s++) {
+    let lo = 0;
+    let hi = -Infinity;
+    for (let j = 0; j < subSize; j++) {
+      lo = Math.min(lo, x[from + s * subSize + j]!);
+      hi = Math.max(hi, x[from + s * subSize + j]!);
+    }
+    ranges[s] = (hi - lo) / levels;
+    lows[s] = -lo;
+  }
+  const d = asHalf(Math.max(...ranges) / scaleMax);
+  const dmin = asHalf(Math.max(...lows) / scaleMax);
+  const scales = new Uint8Array(subs);
+  const mins = new Uint8Array(subs);
+  const q = new Uint8Array(256);
+  for (let s = 0; s < subs; s++) {
+    scales[s] = d > 0 ? clamp(Math.round(ranges[s]! / d), 0, scaleMax) : 0;
+    mins[s] = dmin > 0 ? clamp(Math.round(lows[s]! / dmin), 0, scaleMax) : 0;
+    const step = d * scales[s]!;
+    const offset = dmin * mins[s]!;
+    for (let j = 0; j < subSize; j++) {
+      const v = s * subSize + j;
+      q[v] = step > 0 ? clamp(Math.round((x[from + v]! + offset) / step), 0, levels) : 0;
     }
   }
+  return { d, dmin, scales, mins, q };
+}
+
+/**
+ * Round-to-nearest with a signed quant q in -qNeg..qNeg-1 and a signed integer scale in -scaleNeg..scaleNeg-1 per
+ * sub-block of 16, value = d * scale * q (Q3_K, Q6_K): each sub-block's largest-magnitude value maps to -qNeg (the
+ * one level without a positive twin), and its scale likewise to -scaleNeg steps of d.
+ */
+function quantizeSymmetric(x: Float32Array, from: number, qNeg: number, scaleNeg: number) {
+  const raw = new Float64Array(16);
+  for (let s = 0; s < 16; s++) raw[s] = signedAbsMax(x, from + 16 * s, 16) / -qNeg;
+  const d = asHalf(signedAbsMax(raw, 0, 16) / -scaleNeg);
+  const scales = new Int8Array(16);
+  const q = new Int8Array(256);
+  for (let s = 0; s < 16; s++) {
+    scales[s] = d !== 0 ? clamp(Math.round(raw[s]! / d), -scaleNeg, scaleNeg - 1) : 0;
+    const step = d * scales[s]!;
+    for (let j = 0; j < 16; j++) {
+      const v = 16 * s + j;
+      q[v] = step !== 0 ? clamp(Math.round(x[from + v]! / step), -qNeg, qNeg - 1) : 0;
+    }
+  }
+  return { d, scales, q };
+}
+
+/** The 12 packed bytes of Q4_K / Q5_K: eight 6-bit scales and mins (the inverse of scaleMinK4). */
+function packScaleMinK4(bytes: Uint8Array, p: number, scales: Uint8Array, mins: Uint8Array): void {
+  for (let j = 0; j < 4; j++) {
+    bytes[p + j] = scales[j]! | ((scales[j + 4]! >> 4) << 6);
+    bytes[p + j + 4] = mins[j]! | ((mins[j + 4]! >> 4) << 6);
+    bytes[p + j + 8] = (scales[j + 4]! & 0x0f) | ((mins[j + 4]! & 0x0f) << 4);
+  }
+}
+
+/** Q2_K / Q3_K's 2-bit field of value v (layout in the decoders above), ORed into qs at p. */
+function setTwoBits(bytes: Uint8Array, p: number, v: number, bits: number): void {
+  bytes[p + 32 * (v >> 7) + (v % 32)]! |= bits << (2 * ((v % 128) >> 5));
+}
+
+/** Q5_0 / Q5_1 quants: low nibbles at p + 4, fifth bits in the u32 at p (the decoders' layout). */
+function packFiveBits(q: Uint8Array, bytes: Uint8Array, view: DataView, p: number): void {
+  let qh = 0;
+  for (let j = 0; j < 16; j++) {
+    bytes[p + 4 + j] = (q[j]! & 0x0f) | ((q[j + 16]! & 0x0f) << 4);
+    qh |= ((q[j]! >> 4) << j) | ((q[j + 16]! >> 4) << (j + 16));
+  }
+  view.setUint32(p, qh >>> 0, true);
+}
+
+const f32 = Math.fround;
+
+const BLOCK_ENCODERS: Readonly<Record<BlockDType, BlockEncoder>> = {
+  // Q8_0, Q4_0 and Q4_1 as llama.cpp's quantize_row_*_ref.
+  Q8_0(x, from, _bytes, view, p) {
+    let amax = 0;
+    for (let j = from; j < from + 32; j++) amax = Math.max(amax, Math.abs(x[j]!));
+    const d = amax / 127;
+    const id = d !== 0 ? 1 / d : 0;
+    view.setUint16(p, f32ToF16(d), true);
+    for (let j = 0; j < 32; j++) view.setInt8(p + 2 + j, Math.round(x[from + j]! * id));
+  },
+  Q4_0(x, from, bytes, view, p) {
+    const d = signedAbsMax(x, from, 32) / -8;
+    const id = d !== 0 ? 1 / d : 0;
+    view.setUint16(p, f32ToF16(d), true);
+    for (let j = 0; j < 16; j++) {
+      const lo = Math.min(15, Math.trunc(x[from + j]! * id + 8.5));
+      const hi = Math.min(15, Math.trunc(x[from + j + 16]! * id + 8.5));
+      bytes[p + 2 + j] = lo | (hi << 4);
+    }
+  },
+  Q4_1(x, from, bytes, view, p) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let j = from; j < from + 32; j++) { min = Math.min(min, x[j]!); max = Math.max(max, x[j]!); }
+    const d = (max - min) / 15;
+    const id = d !== 0 ? 1 / d : 0;
+    view.setUint16(p, f32ToF16(d), true);
+    view.setUint16(p + 2, f32ToF16(min), true);
+    for (let j = 0; j < 16; j++) {
+      const lo = Math.min(15, Math.trunc((x[from + j]! - min) * id + 0.5));
+      const hi = Math.min(15, Math.trunc((x[from + j + 16]! - min) * id + 0.5));
+      bytes[p + 4 + j] = lo | (hi << 4);
+    }
+  },
+  // Q5_0 and Q5_1 as llama.cpp's reference quantizers, in float32 steps (as gguf-py does them), so the bytes are
+  // exactly gguf-py's.
+  Q5_0(x, from, bytes, view, p) {
+    const d = f32(signedAbsMax(x, from, 32) / -16);
+    const id = d !== 0 ? f32(1 / d) : 0;
+    const q = new Uint8Array(32);
+    for (let j = 0; j < 32; j++) q[j] = clamp(Math.trunc(f32(f32(x[from + j]! * id) + 16.5)), 0, 31);
+    view.setUint16(p, f32ToF16(d), true);
+    packFiveBits(q, bytes, view, p + 2);
+  },
+  Q5_1(x, from, bytes, view, p) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let j = from; j < from + 32; j++) { min = Math.min(min, x[j]!); max = Math.max(max, x[j]!); }
+    const d = f32(f32(max - min) / 31);
+    const id = d !== 0 ? f32(1 / d) : 0;
+    const q = new Uint8Array(32);
+    for (let j = 0; j < 32; j++) q[j] = clamp(Math.trunc(f32(f32(f32(x[from + j]! - min) * id) + 0.5)), 0, 31);
+    view.setUint16(p, f32ToF16(d), true);
+    view.setUint16(p + 2, f32ToF16(min), true);
+    packFiveBits(q, bytes, view, p + 4);
+  },
+  Q2_K(x, from, bytes, view, p) {
+    const { d, dmin, scales, mins, q } = quantizeWithMins(x, from, 16, 3, 15);
+    bytes.fill(0, p, p + 84);
+    for (let s = 0; s < 16; s++) bytes[p + s] = scales[s]! | (mins[s]! << 4);
+    for (let v = 0; v < 256; v++) setTwoBits(bytes, p + 16, v, q[v]!);
+    view.setUint16(p + 80, f32ToF16(d), true);
+    view.setUint16(p + 82, f32ToF16(dmin), true);
+  },
+  // Stored as q + 4 in 0..7: the low 2 bits in qs, the third in hmask.
+  Q3_K(x, from, bytes, view, p) {
+    const { d, scales, q } = quantizeSymmetric(x, from, 4, 32);
+    bytes.fill(0, p, p + 110);
+    for (let v = 0; v < 256; v++) {
+      const stored = q[v]! + 4;
+      setTwoBits(bytes, p + 32, v, stored & 3);
+      bytes[p + (v % 32)]! |= (stored >> 2) << (v >> 5);
+    }
+    for (let s = 0; s < 16; s++) {
+      const u = scales[s]! + 32;
+      bytes[p + 96 + (s % 8)]! |= (u & 0x0f) << (s < 8 ? 0 : 4);
+      bytes[p + 104 + (s % 4)]! |= (u >> 4) << (2 * Math.floor(s / 4));
+    }
+    view.setUint16(p + 108, f32ToF16(d), true);
+  },
+  Q4_K(x, from, bytes, view, p) {
+    const { d, dmin, scales, mins, q } = quantizeWithMins(x, from, 32, 15, 63);
+    view.setUint16(p, f32ToF16(d), true);
+    view.setUint16(p + 2, f32ToF16(dmin), true);
+    packScaleMinK4(bytes, p + 4, scales, mins);
+    for (let v = 0; v < 128; v++) {
+      const s = 2 * (v >> 5);
+      bytes[p + 16 + v] = q[32 * s + (v % 32)]! | (q[32 * (s + 1) + (v % 32)]! << 4);
+    }
+  },
+  Q5_K(x, from, bytes, view, p) {
+    const { d, dmin, scales, mins, q } = quantizeWithMins(x, from, 32, 31, 63);
+    view.setUint16(p, f32ToF16(d), true);
+    view.setUint16(p + 2, f32ToF16(dmin), true);
+    packScaleMinK4(bytes, p + 4, scales, mins);
+    bytes.fill(0, p + 16, p + 48);
+    for (let v = 0; v < 256; v++) bytes[p + 16 + (v % 32)]! |= (q[v]! >> 4) << (v >> 5);
+    for (let v = 0; v < 128; v++) {
+      const s = 2 * (v >> 5);
+      bytes[p + 48 + v] = (q[32 * s + (v % 32)]! & 0x0f) | ((q[32 * (s + 1) + (v % 32)]! & 0x0f) << 4);
+    }
+  },
+  // Stored as q + 32 in 0..63 (layout in the decoder).
+  Q6_K(x, from, bytes, view, p) {
+    const { d, scales, q } = quantizeSymmetric(x, from, 32, 128);
+    bytes.fill(0, p, p + 192);
+    for (let v = 0; v < 256; v++) {
+      const h = v >> 7;
+      const k = (v % 128) >> 5;
+      const l = v % 32;
+      const stored = q[v]! + 32;
+      bytes[p + 64 * h + l + 32 * (k & 1)]! |= (stored & 0x0f) << (k < 2 ? 0 : 4);
+      bytes[p + 128 + 32 * h + l]! |= (stored >> 4) << (2 * k);
+    }
+    for (let s = 0; s < 16; s++) view.setInt8(p + 192 + s, scales[s]!);
+    view.setUint16(p + 208, f32ToF16(d), true);
+  },
+};
+
+/**
+ * Quantizes f32 values (a multiple of the format's block size) to `dtype` blocks at out[outOffset..]. Q8_0, Q4_0,
+ * Q4_1, Q5_0 and Q5_1 the way llama.cpp's reference quantizers do it (quantize_row_*_ref); the K-quants by plain
+ * round-to-nearest against per-sub-block scales (and mins), not llama.cpp's iterative scale search, so their error
+ * is somewhat larger than llama.cpp's. Used to build test weights; not on the inference path.
+ */
+export function quantize(dtype: BlockDType, values: Float32Array, out: Uint8Array, outOffset = 0): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const { blockValues, blockBytes } = DTYPES[dtype];
+  const encode = BLOCK_ENCODERS[dtype];
+  for (let b = 0; b < values.length / blockValues; b++) encode(values, b * blockValues, out, view, outOffset + b * blockBytes);
 }

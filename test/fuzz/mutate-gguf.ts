@@ -4,6 +4,8 @@
 // the tensor data where the (new) header says it starts, so the file stays loadable and the edit is tested for its
 // meaning rather than just for breaking the layout.
 
+import { DTYPES } from "../../src/io/dtype.js";
+import { GGML_TYPE_ID } from "../../src/io/gguf.js";
 import type { Edit } from "./edits.js";
 import { hex } from "./edits.js";
 import type { Field, FieldKind, GgufLayout, KvSpan } from "./gguf-layout.js";
@@ -222,7 +224,7 @@ export function mutateGguf(rng: Rng, seed: Uint8Array, layout: GgufLayout): Bina
   const op = rng.weighted<string>([
     [40, "fields"], [10, "flip-header"], [3, "flip-data"], [3, "nan-data"], [10, "truncate"], [8, "replace-value"],
     [4, "rename-key"], [3, "insert-kv"], [3, "delete-kv"], [2, "duplicate-kv"], [2, "swap-kvs"], [3, "rename-tensor"],
-    [2, "delete-tensor"], [2, "insert-bytes"], [2, "delete-bytes"], [2, "alignment"],
+    [2, "delete-tensor"], [2, "insert-bytes"], [2, "delete-bytes"], [2, "alignment"], [4, "block-damage"],
   ]);
   const keepData = rng.chance(0.75);
   switch (op) {
@@ -258,6 +260,7 @@ export function mutateGguf(rng: Rng, seed: Uint8Array, layout: GgufLayout): Bina
       const bits = rng.pick([Uint8Array.of(0x00, 0x7e), Uint8Array.of(0x00, 0x7c), Uint8Array.of(0xff, 0xff), Uint8Array.of(0, 0, 0xc0, 0x7f)]);
       return { edits: [{ at, del: bits.length, ins: hex(bits) }], touchesData: true, label: "nan-data" };
     }
+    case "block-damage": return blockDamage(rng, seed, layout);
     case "truncate": {
       const f = rng.pick(layout.fields);
       const at = rng.pick([f.at, f.at + f.size, f.at + (f.size >> 1), f.at + 1, layout.headerEnd, layout.dataStart, seed.length - 1, rng.int(seed.length)]);
@@ -338,6 +341,50 @@ export function mutateGguf(rng: Rng, seed: Uint8Array, layout: GgufLayout): Bina
       const bytes = concat(ggufString("general.alignment"), le.u32(type), encoded);
       const s = headerSplice(layout, layout.tensorInfoStart, layout.tensorInfoStart, bytes, keepData, countEdit(seed, 16, 1));
       return { ...s, touchesData: true, label: `alignment:${value}` };
+    }
+  }
+}
+
+const BLOCK_TYPES = Object.entries(GGML_TYPE_ID).filter(([dtype]) => DTYPES[dtype as keyof typeof DTYPES].blockValues > 1);
+const DTYPE_OF_ID = new Map(Object.entries(GGML_TYPE_ID).map(([dtype, id]) => [id, dtype as keyof typeof DTYPES]));
+
+/**
+ * Damage to one quantized tensor's blocks: an Inf/NaN f16 scale (d, dmin or m) in a random block, the file cut
+ * inside a block (a truncated super-block), a row length that is not whole blocks or makes the data overlap the next
+ * tensor's, or another block type for the same bytes.
+ */
+function blockDamage(rng: Rng, seed: Uint8Array, layout: GgufLayout): BinaryMutation {
+  const view = new DataView(seed.buffer, seed.byteOffset, seed.byteLength);
+  const quantized = layout.tensors.filter((t) => (DTYPES[DTYPE_OF_ID.get(t.type) ?? "F32"].blockValues > 1));
+  const t = rng.pick(quantized.length > 0 ? quantized : layout.tensors);
+  const info = DTYPES[DTYPE_OF_ID.get(t.type) ?? "F32"];
+  const dims = layout.fields.filter((f) => f.kind === "dim" && f.owner === t.name);
+  const count = dims.reduce((n, f) => n * Number(view.getBigUint64(f.at, true)), 1);
+  const blocks = Math.max(1, count / info.blockValues);
+  const start = layout.dataStart + Number(t.offset);
+  const kind = rng.pick(info.halfScales.length > 0 ? ["scale", "scale", "truncate", "cols", "type"] : ["truncate", "cols", "type"]);
+  switch (kind) {
+    case "scale": {
+      const [name, offset] = rng.pick(info.halfScales);
+      const bits = rng.pick([0x7c00, 0xfc00, 0x7e00, 0xffff, 0x7c01]);
+      const at = start + rng.int(blocks) * info.blockBytes + offset;
+      return { edits: [{ at, del: 2, ins: hex(Uint8Array.of(bits & 0xff, bits >> 8)) }], touchesData: true, label: `block-damage:${t.name}:${name}=${bits.toString(16)}` };
+    }
+    case "truncate": {
+      const block = rng.chance(0.5) ? blocks - 1 : rng.int(blocks);
+      const at = Math.min(seed.length - 1, start + block * info.blockBytes + rng.range(1, info.blockBytes - 1));
+      return { edits: [{ at, del: seed.length - at, ins: "" }], touchesData: true, label: `block-damage:${t.name}:truncate` };
+    }
+    case "cols": {
+      const f = dims[0]!;
+      const orig = Number(view.getBigUint64(f.at, true));
+      const cols = rng.pick([300, info.blockValues + 44, 2 * info.blockValues - 1, info.blockValues / 2, orig + info.blockValues, orig - info.blockValues, orig * 2]);
+      return { edits: [{ at: f.at, del: 8, ins: hex(le.u64(BigInt(Math.max(1, Math.floor(cols))))) }], touchesData: true, label: `block-damage:${t.name}:cols=${cols}` };
+    }
+    default: {
+      const f = layout.fields.find((x) => x.kind === "ggml_type" && x.owner === t.name)!;
+      const [dtype, id] = rng.pick(BLOCK_TYPES);
+      return { edits: [{ at: f.at, del: 4, ins: hex(le.u32(id)) }], touchesData: true, label: `block-damage:${t.name}:type=${dtype}` };
     }
   }
 }

@@ -1,5 +1,5 @@
 // The real inputs the fuzzer mutates: the tiny random Llama of test/fixtures/tiny-llama.ts as GGUF files (F32, Q8_0,
-// Q4_0, Q4_1) that also carry a tokenizer (a 256-token byte-level BPE with SmolLM2's special tokens and chat
+// Q4_0, Q4_1, Q5_0, Q5_1, and a 256-wide variant mixing the K-quants Q2_K..Q6_K) that also carry a tokenizer (a 256-token byte-level BPE with SmolLM2's special tokens and chat
 // template), the same model as a Hugging Face folder (config.json, model.safetensors in F32/F16/BF16, and the
 // tokenizer.json / tokenizer_config.json that hfTokenizerFilesFromGguf makes of that GGUF), and, when it has been
 // pulled, the real SmolLM2 GGUF and the tokenizer files made from it.
@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { type GgufMetadataEntry, ggufArray, writeGguf } from "../../src/io/gguf-writer.js";
 import { readGguf } from "../../src/io/gguf.js";
 import { hfTokenizerFilesFromGguf } from "../../src/text/tokenizer-gguf.js";
-import { type TinyGgufDType, tinyLlamaFolderFiles, tinyLlamaGgufBytes } from "../fixtures/tiny-llama.js";
+import { type TinyGgufOptions, tinyLlamaFolderFiles, tinyLlamaGgufBytes } from "../fixtures/tiny-llama.js";
 
 export const SMOL_PATH = new URL("../../weights/SmolLM2-135M-Instruct.Q4_1.gguf", import.meta.url).pathname;
 
@@ -76,9 +76,24 @@ export function tinySpmTokenizerMetadata(): GgufMetadataEntry[] {
   ];
 }
 
+const K_QUANTS = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"] as const;
+const K_ROLES = ["token_embd", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "output."];
+
+/**
+ * The tiny model 256 wide (FFN 512, head dim 64: rows of whole K-quant super-blocks), its matrices in the five
+ * K-quants by role and layer, so every type appears, and Q, K, V of one layer in different types.
+ */
+export const TINY_KQUANT: Pick<TinyGgufOptions, "shape" | "dtype"> = {
+  shape: { hidden: 256, ffn: 512, headDim: 64 },
+  dtype: (name) => {
+    const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? 0);
+    return K_QUANTS[(K_ROLES.findIndex((role) => name.includes(role)) + layer) % K_QUANTS.length]!;
+  },
+};
+
 /** The tiny model as a complete GGUF: llama.* metadata, tokenizer, chat template and tensors. */
-export function tinyGgufWithTokenizer(dtype: TinyGgufDType, tokenizer: "bpe" | "spm" = "bpe"): Uint8Array {
-  const { bytes } = tinyLlamaGgufBytes({ dtype });
+export function tinyGgufWithTokenizer(dtype: TinyGgufOptions["dtype"], tokenizer: "bpe" | "spm" = "bpe", shape?: TinyGgufOptions["shape"]): Uint8Array {
+  const { bytes } = tinyLlamaGgufBytes({ dtype, shape });
   const parsed = readGguf(bytes);
   const metadata: GgufMetadataEntry[] = [];
   for (const [key, value] of parsed.metadata) {
@@ -91,11 +106,14 @@ export function tinyGgufWithTokenizer(dtype: TinyGgufDType, tokenizer: "bpe" | "
 }
 
 export type SeedName =
-  | "gguf-tiny-F32" | "gguf-tiny-Q8_0" | "gguf-tiny-Q4_0" | "gguf-tiny-Q4_1" | "gguf-tiny-spm" | "gguf-smol"
+  | "gguf-tiny-F32" | "gguf-tiny-Q8_0" | "gguf-tiny-Q4_0" | "gguf-tiny-Q4_1" | "gguf-tiny-Q5_0" | "gguf-tiny-Q5_1" | "gguf-tiny-kquant"
+  | "gguf-tiny-spm" | "gguf-smol"
   | "st-tiny-F32" | "st-tiny-F16" | "st-tiny-BF16"
   | "config-tiny" | "tokenizer-tiny" | "tokenizer-config-tiny" | "tokenizer-spm" | "tokenizer-config-spm" | "tokenizer-smol" | "tokenizer-config-smol";
 
-export const GGUF_TINY_SEEDS = ["gguf-tiny-F32", "gguf-tiny-Q8_0", "gguf-tiny-Q4_0", "gguf-tiny-Q4_1", "gguf-tiny-spm"] as const;
+export const GGUF_TINY_SEEDS = [
+  "gguf-tiny-F32", "gguf-tiny-Q8_0", "gguf-tiny-Q4_0", "gguf-tiny-Q4_1", "gguf-tiny-Q5_0", "gguf-tiny-Q5_1", "gguf-tiny-kquant", "gguf-tiny-spm",
+] as const;
 export const ST_TINY_SEEDS = ["st-tiny-F32", "st-tiny-F16", "st-tiny-BF16"] as const;
 export const BINARY_SEEDS: ReadonlySet<SeedName> = new Set([...GGUF_TINY_SEEDS, "gguf-smol", ...ST_TINY_SEEDS]);
 
@@ -132,6 +150,9 @@ export class Seeds {
       case "gguf-tiny-Q8_0": return tinyGgufWithTokenizer("Q8_0");
       case "gguf-tiny-Q4_0": return tinyGgufWithTokenizer("Q4_0");
       case "gguf-tiny-Q4_1": return tinyGgufWithTokenizer("Q4_1");
+      case "gguf-tiny-Q5_0": return tinyGgufWithTokenizer("Q5_0");
+      case "gguf-tiny-Q5_1": return tinyGgufWithTokenizer("Q5_1");
+      case "gguf-tiny-kquant": return tinyGgufWithTokenizer(TINY_KQUANT.dtype, "bpe", TINY_KQUANT.shape);
       case "gguf-tiny-spm": return tinyGgufWithTokenizer("Q8_0", "spm");
       case "gguf-smol": {
         const file = readFileSync(SMOL_PATH);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Numerical oracle: Hugging Face transformers' causal LMs (Llama, Qwen2, ...) in float32 on CPU, eager attention, no network.
 
-    python3 test/oracle/hf_reference.py (--model DIR | --gguf FILE) --input in.json --out out.json
+    python3 test/oracle/hf_reference.py (--model DIR... | --gguf FILE...) --input in.json --out out.json
 
 in.json:  {"sequences": [[token ids], ...], "greedy_new_tokens": N}
 
@@ -24,6 +24,9 @@ The greedy continuation is model.generate(do_sample=False, max_new_tokens=N) wit
 has no EOS token and no processors, so exactly N tokens come out, each the plain argmax (checked below).
 greedy_top2_gaps[i] is the largest minus the second largest logit at step i: small gaps mark steps where a tiny
 numerical difference may legitimately flip the choice.
+
+Several folders or files after --model / --gguf run in one process (Python and torch start once): model i then
+writes <out stem>.<i>.json and <out stem>.<i>.logits.f32 instead.
 """
 
 import argparse
@@ -41,6 +44,7 @@ import transformers  # noqa: E402
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig  # noqa: E402
 
 transformers.utils.logging.disable_progress_bar()
+DEFAULT_THREADS = torch.get_num_threads()
 
 
 def fail(message):
@@ -133,19 +137,30 @@ def greedy(model, ids, new_tokens):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="Hugging Face model folder")
-    source.add_argument("--gguf", help="GGUF file, loaded through transformers' GGUF support")
+    source.add_argument("--model", nargs="+", help="Hugging Face model folder(s)")
+    source.add_argument("--gguf", nargs="+", help="GGUF file(s), loaded through transformers' GGUF support")
     parser.add_argument("--input", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    torch.manual_seed(0)
-    model, loading = load_folder(args.model) if args.model else load_gguf(args.gguf)
-    model.eval()
-    vocab_size = model.config.vocab_size
-    sequences, new_tokens = read_input(args.input, vocab_size, model.config.max_position_embeddings)
-
+    paths = args.model or args.gguf
     stem = args.out[:-5] if args.out.endswith(".json") else args.out
+    for index, path in enumerate(paths):
+        out = args.out if len(paths) == 1 else f"{stem}.{index}.json"
+        run(path, bool(args.model), args.input, out)
+
+
+def run(path, is_folder, input_path, out_path):
+    torch.manual_seed(0)
+    model, loading = load_folder(path) if is_folder else load_gguf(path)
+    model.eval()
+    # On a tiny model each op is microseconds of work, and handing it to a second thread costs more than that
+    # (three times slower on 2 shared cores); real models keep torch's default.
+    torch.set_num_threads(1 if sum(p.numel() for p in model.parameters()) < 10_000_000 else DEFAULT_THREADS)
+    vocab_size = model.config.vocab_size
+    sequences, new_tokens = read_input(input_path, vocab_size, model.config.max_position_embeddings)
+
+    stem = out_path[:-5] if out_path.endswith(".json") else out_path
     logits_path = f"{stem}.logits.f32"
     results = []
     offset = 0
@@ -174,7 +189,7 @@ def main():
         "logits_file": os.path.basename(logits_path),
         "sequences": results,
     }
-    with open(args.out, "w", encoding="utf-8") as f:
+    with open(out_path, "w", encoding="utf-8") as f:
         json.dump(report, f)
 
 

@@ -4,6 +4,7 @@ so a family's HF reading (config.json keys, tensor names, safetensors layout) is
 files rather than ours.
 
     python3 test/oracle/hf_tiny_model.py --family qwen2 --out DIR [--seed 0] [--dtype float32]
+        [--hidden-size N --intermediate-size N]   (e.g. 256 / 640 for K-quant rows of whole 256-value blocks)
 
 Every parameter, biases included (transformers initializes those to zero), is drawn from N(0, 0.02^2), norms
 around 1, so that a missing bias or a misplaced tensor changes the logits.
@@ -27,10 +28,12 @@ parser.add_argument("--out", required=True)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 parser.add_argument("--tied", action="store_true")
+parser.add_argument("--hidden-size", type=int, default=SHAPES["hidden_size"])
+parser.add_argument("--intermediate-size", type=int, default=SHAPES["intermediate_size"])
 args = parser.parse_args()
 
 torch.manual_seed(args.seed)
-settings = {**SHAPES, **FAMILIES[args.family]}
+settings = {**SHAPES, **FAMILIES[args.family], "hidden_size": args.hidden_size, "intermediate_size": args.intermediate_size}
 if args.tied:
     settings["tie_word_embeddings"] = True
 config = AutoConfig.for_model(args.family, **settings)

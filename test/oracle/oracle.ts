@@ -74,20 +74,42 @@ export async function runHfReference(
   sequences: readonly (readonly number[])[],
   greedyNewTokens: number,
 ): Promise<OracleResult> {
-  const source: OracleSource = typeof model === "string" ? { kind: "folder", path: model } : model;
+  return (await runHfReferences([model], sequences, greedyNewTokens))[0]!;
+}
+
+/**
+ * runHfReference for several models of one kind in one Python process (its start-up, importing torch and
+ * transformers, takes seconds), each on the same `sequences`; results in the order of `models`.
+ */
+export async function runHfReferences(
+  models: readonly (string | OracleSource)[],
+  sequences: readonly (readonly number[])[],
+  greedyNewTokens: number,
+): Promise<OracleResult[]> {
+  const sources = models.map((m): OracleSource => (typeof m === "string" ? { kind: "folder", path: m } : m));
+  const kind = sources[0]?.kind;
+  if (kind === undefined || sources.some((s) => s.kind !== kind)) {
+    throw new InputError({ file: "runHfReferences", field: "models", expected: "one or more models, all folders or all GGUF files", actual: sources.map((s) => s.kind).join(", ") || "none" });
+  }
   const work = await mkdtemp(join(tmpdir(), "ffnskip-oracle-"));
   try {
     const input = join(work, "in.json");
     const output = join(work, "out.json");
     await writeFile(input, JSON.stringify({ sequences, greedy_new_tokens: greedyNewTokens }));
-    const flag = source.kind === "folder" ? "--model" : "--gguf";
+    const flag = kind === "folder" ? "--model" : "--gguf";
+    const paths = sources.map((s) => s.path);
     await new Promise<void>((resolve, reject) => {
-      execFile(PYTHON, [SCRIPT, flag, source.path, "--input", input, "--out", output], { env: OFFLINE_ENV, maxBuffer: 16 << 20, timeout: 900_000 }, (error, _stdout, stderr) => {
+      execFile(PYTHON, [SCRIPT, flag, ...paths, "--input", input, "--out", output], { env: OFFLINE_ENV, maxBuffer: 16 << 20, timeout: 900_000 }, (error, _stdout, stderr) => {
         if (error === null) return resolve();
-        reject(new InputError({ file: source.path, field: "hf_reference.py", expected: "exit status 0", actual: String(error.code ?? error.signal ?? error.message), detail: stderr.trim().split("\n").slice(-15).join("\n") }));
+        reject(new InputError({ file: paths.join(", "), field: "hf_reference.py", expected: "exit status 0", actual: String(error.code ?? error.signal ?? error.message), detail: stderr.trim().split("\n").slice(-15).join("\n") }));
       });
     });
-    return parseReport(JSON.parse(await readFile(output, "utf8")) as RawReport, await readFile(join(work, "out.logits.f32")), output);
+    const results: OracleResult[] = [];
+    for (let i = 0; i < paths.length; i++) {
+      const stem = paths.length === 1 ? join(work, "out") : join(work, `out.${i}`);
+      results.push(parseReport(JSON.parse(await readFile(`${stem}.json`, "utf8")) as RawReport, await readFile(`${stem}.logits.f32`), `${stem}.json`));
+    }
+    return results;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
