@@ -9,7 +9,7 @@ export { matmul_f32, matmul_f16, matmul_bf16, matmul_q8_0, matmul_q4_0, matmul_q
 export { matmul_q5_0, matmul_q5_1, matmul_q2_k, matmul_q3_k, matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./matmul";
 export { quantize_q16, matmul_q4_1x4, matmul_q4_0x4, matmul_q8_0x4, dequant_row_q4_1x4, dequant_row_q4_0x4, dequant_row_q8_0x4, kernel_selftest } from "./qmatmul";
 export { matvec_q16_q5_0, matvec_q16_q4_k, matvec_q16_q6_k } from "./qmatvec";
-export { rmsnorm } from "./norm";
+export { rmsnorm, rmsnorm_heads } from "./norm";
 export { rope } from "./rope";
 export { softmax, attention, attention_f16kv, store_f16 } from "./attention";
 export { add, swiglu, residual_add_cosine } from "./elementwise";

@@ -3,6 +3,10 @@
 // Contract rmsnorm(out, x, weight, n, eps):
 //   out f32[n] written; x f32[n] read; weight f32[n] read; n >= 1 (any length, scalar tail).
 //   out may alias x (each element is read before it is written); no alignment required.
+//
+// Contract rmsnorm_heads(x, weight, nHeads, headDim, eps):
+//   x f32[nHeads][headDim] normalized in place, each head (row) by its own RMS, every head with the one weight
+//   f32[headDim] (Qwen3's Q and K norms); nHeads >= 0, headDim >= 1 (any length); no alignment required.
 
 import { hsum } from "./common";
 
@@ -28,5 +32,13 @@ export function rmsnorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): 
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, load<f32>(x + o) * scale * load<f32>(weight + o));
+  }
+}
+
+export function rmsnorm_heads(x: usize, weight: usize, nHeads: i32, headDim: i32, eps: f32): void {
+  const rowBytes = <usize>headDim << 2;
+  for (let h = 0; h < nHeads; h++) {
+    const row = x + <usize>h * rowBytes;
+    rmsnorm(row, row, weight, headDim, eps);
   }
 }

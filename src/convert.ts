@@ -7,7 +7,7 @@ import { rowBytes } from "./io/dtype.js";
 import type { GgufFile, GgufTensor } from "./io/gguf.js";
 import { planSafetensors } from "./io/safetensors.js";
 import { type Config, configFromGguf } from "./model/config.js";
-import { GLOBAL_TENSORS, LAYER_TENSORS, type LayerTensor, ggufLayerName, ggufRowForHfRow, hfLayerName } from "./model/tensor-names.js";
+import { GLOBAL_TENSORS, LAYER_TENSORS, type LayerTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, ROPE_FREQS_GGUF } from "./model/tensor-names.js";
 import { dequantize, f32ToF16 } from "./reference/quant.js";
 
 export type ConvertDType = "F32" | "F16";
@@ -55,6 +55,10 @@ export function convertGgufToHf(gguf: GgufFile, bytes: Uint8Array, options: Conv
   const config = configFromGguf(gguf);
   if (config.architecture !== "llama") {
     throw new UnsupportedError({ file: gguf.file, field: "general.architecture", expected: '"llama" (the converter writes LlamaForCausalLM folders)', actual: JSON.stringify(config.architecture) });
+  }
+  if (config.ropeScaling?.type === "frequencyFactors") {
+    // config.json states Llama 3 scaling by its parameters, which the per-frequency factors do not give back exactly.
+    throw new UnsupportedError({ file: gguf.file, field: ROPE_FREQS_GGUF, expected: "no per-frequency RoPE factors (config.json cannot state them)", actual: "present (Llama 3 scaling)" });
   }
   const plan = planTensors(gguf, bytes, config);
 

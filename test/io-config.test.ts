@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ConfigError, UnsupportedError } from "../src/errors.js";
+import { ConfigError, FormatError, UnsupportedError } from "../src/errors.js";
 import { configFromGguf, configFromHf } from "../src/model/config.js";
 import { readGguf } from "../src/io/gguf.js";
 import { type GgufMetadataEntry, type GgufWriteTensor, writeGguf } from "../src/io/gguf-writer.js";
@@ -23,7 +23,7 @@ const SMOLLM2_HF = {
 };
 const SMOLLM2_CONFIG: Config = {
   architecture: "llama", hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, ffnSize: 1536,
-  vocabSize: 49152, ropeTheta: 100000, ropeScaling: null, rmsEps: 1e-5, tiedEmbeddings: true, contextLength: 8192,
+  vocabSize: 49152, ropeTheta: 100000, ropeScaling: null, rmsEps: 1e-5, tiedEmbeddings: true, contextLength: 8192, slidingWindow: null,
 };
 const MINIMAL_HF = { model_type: "llama", hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 160, vocab_size: 256 };
 
@@ -37,7 +37,7 @@ test("HF defaults follow transformers' LlamaConfig", () => {
   const config = configFromHf(MINIMAL_HF);
   assert.equal(config, {
     architecture: "llama", hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 4, headDim: 16, ffnSize: 160, vocabSize: 256,
-    ropeTheta: 10000, ropeScaling: null, rmsEps: 1e-6, tiedEmbeddings: false, contextLength: 2048,
+    ropeTheta: 10000, ropeScaling: null, rmsEps: 1e-6, tiedEmbeddings: false, contextLength: 2048, slidingWindow: null,
   });
   assert.is(configFromHf({ ...MINIMAL_HF, head_dim: null, num_key_value_heads: null, rope_theta: null }).headDim, 16);
   assert.is(configFromHf({ ...MINIMAL_HF, head_dim: 32 }).headDim, 32);
@@ -62,17 +62,33 @@ test("RoPE: legacy rope_scaling, transformers 5 rope_parameters, and their prece
   assert.ok(Object.isFrozen(c.ropeScaling));
 });
 
-test("Mistral: defaults, and a sliding window caps the context", () => {
+test("Mistral: defaults, and a sliding window shorter than the context is kept (longer or null: none)", () => {
   const mistral = { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 32768 };
-  assert.is(configFromHf({ ...mistral, sliding_window: 4096 }).contextLength, 4096);
-  assert.is(configFromHf({ ...mistral, sliding_window: null }).contextLength, 32768);
-  assert.is(configFromHf({ ...mistral, sliding_window: 65536 }).contextLength, 32768);
-  assert.is(configFromHf(mistral).contextLength, 4096, "MistralConfig's default window is 4096");
+  const windowed = configFromHf({ ...mistral, sliding_window: 4096 });
+  assert.equal([windowed.contextLength, windowed.slidingWindow], [32768, 4096]);
+  assert.equal([configFromHf({ ...mistral, sliding_window: null }).contextLength, configFromHf({ ...mistral, sliding_window: null }).slidingWindow], [32768, null]);
+  assert.is(configFromHf({ ...mistral, sliding_window: 32768 }).slidingWindow, null, "a window the whole context long restricts nothing");
+  assert.is(configFromHf({ ...mistral, sliding_window: 65536 }).slidingWindow, null);
+  assert.is(configFromHf(mistral).slidingWindow, 4096, "MistralConfig's default window is 4096");
   const bare = { ...MINIMAL_HF, model_type: "mistral", num_attention_heads: 8, hidden_size: 128, sliding_window: null };
   assert.equal([configFromHf(bare).numKvHeads, configFromHf(bare).contextLength], [8, 131072]);
   assert.is(configFromHf({ ...bare, num_key_value_heads: null }).numKvHeads, 8);
   assert.is(configFromHf({ ...bare, num_attention_heads: 16, num_key_value_heads: null }).numKvHeads, 16);
-  assert.is(configFromHf({ ...bare, model_type: undefined, architectures: ["MistralForCausalLM"], sliding_window: undefined }).contextLength, 4096);
+  assert.is(configFromHf({ ...bare, model_type: undefined, architectures: ["MistralForCausalLM"], sliding_window: undefined }).slidingWindow, 4096);
+  throwsTyped(() => configFromHf({ ...mistral, layer_types: ["sliding_attention", "full_attention"] }, "m.json"), UnsupportedError, /m\.json: layer_types: expected absent, or "full_attention" for every layer/);
+});
+
+test("HF qwen3: family, head_dim apart from hidden / heads (default 128), no biases, sliding window refused", () => {
+  const qwen = { ...MINIMAL_HF, model_type: "qwen3", architectures: ["Qwen3ForCausalLM"], rope_theta: 1000000, num_key_value_heads: 2, head_dim: 24, tie_word_embeddings: true };
+  const config = configFromHf(qwen);
+  assert.equal([config.architecture, config.headDim, config.numHeads * config.headDim, config.hiddenSize, config.tiedEmbeddings], ["qwen3", 24, 96, 64, true]);
+  // Qwen3Config: head_dim 128, num_key_value_heads 32 and max_position_embeddings 32768 when missing.
+  const bare = { ...qwen, head_dim: undefined, num_attention_heads: 32, num_key_value_heads: undefined, max_position_embeddings: undefined };
+  assert.equal([configFromHf(bare).headDim, configFromHf(bare).numKvHeads, configFromHf(bare).contextLength], [128, 32, 32768]);
+  assert.is(configFromHf({ ...qwen, model_type: undefined }).architecture, "qwen3", "found by its architectures entry");
+  assert.is(configFromHf({ ...qwen, layer_types: ["full_attention", "full_attention"] }).architecture, "qwen3");
+  throwsTyped(() => configFromHf({ ...qwen, use_sliding_window: true }, "q.json"), UnsupportedError, /q\.json: use_sliding_window: expected false/);
+  throwsTyped(() => configFromHf({ ...qwen, attention_bias: true }, "q.json"), UnsupportedError, /q\.json: attention_bias/);
 });
 
 test("HF qwen2: family, transformers' defaults, biases implied, sliding window refused", () => {
@@ -92,7 +108,7 @@ test("HF errors name the field, what was expected and what was found", () => {
   const bad = (patch: Record<string, unknown>) => () => configFromHf({ ...MINIMAL_HF, ...patch }, "cfg.json");
   throwsTyped(() => configFromHf([1]), ConfigError, /config\.json: expected a JSON object, got array of 1/);
   throwsTyped(() => configFromHf(null), ConfigError, /JSON object/);
-  throwsTyped(bad({ model_type: "qwen3" }), UnsupportedError, /cfg\.json: model_type: expected one of "llama", "mistral", "qwen2", got "qwen3"/);
+  throwsTyped(bad({ model_type: "phi3" }), UnsupportedError, /cfg\.json: model_type: expected one of "llama", "mistral", "qwen2", "qwen3", got "phi3"/);
   throwsTyped(bad({ model_type: undefined, architectures: ["GPT2LMHeadModel"] }), UnsupportedError, /GPT2LMHeadModel/);
   throwsTyped(bad({ hidden_size: undefined }), ConfigError, /cfg\.json: hidden_size: expected a value, got nothing \(missing\)/);
   throwsTyped(bad({ hidden_size: "64" }), ConfigError, /hidden_size: expected a positive integer, got "64"/);
@@ -139,7 +155,7 @@ const TINY_GGUF_META: GgufMetadataEntry[] = [
 ];
 const TINY_CONFIG: Config = {
   architecture: "llama", hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, ffnSize: 160, vocabSize: 256,
-  ropeTheta: 10000, ropeScaling: null, rmsEps: Math.fround(1e-5), tiedEmbeddings: true, contextLength: 128,
+  ropeTheta: 10000, ropeScaling: null, rmsEps: Math.fround(1e-5), tiedEmbeddings: true, contextLength: 128, slidingWindow: null,
 };
 
 function gguf(change: Record<string, [GgufMetadataEntry[1], GgufMetadataEntry[2]] | null> = {}, tensors: GgufWriteTensor[] = []) {
@@ -169,7 +185,7 @@ test("GGUF: llama.* keys resolve to the Config; tied means no output.weight", ()
 
 test("GGUF errors: types, ranges, architecture, contradictions", () => {
   const bad = (change: Parameters<typeof gguf>[0], tensors?: GgufWriteTensor[]) => () => configFromGguf(gguf(change, tensors));
-  throwsTyped(bad({ "general.architecture": ["STRING", "gpt2"] }), UnsupportedError, /t\.gguf: general\.architecture: expected one of "llama", "qwen2", got "gpt2"/);
+  throwsTyped(bad({ "general.architecture": ["STRING", "gpt2"] }), UnsupportedError, /t\.gguf: general\.architecture: expected one of "llama", "qwen2", "qwen3", got "gpt2"/);
   throwsTyped(bad({ "general.architecture": null }), ConfigError, /general\.architecture: expected a STRING, got nothing \(missing\)/);
   throwsTyped(bad({ "general.architecture": ["UINT32", 1] }), ConfigError, /general\.architecture: expected a STRING, got a UINT32 value 1/);
   throwsTyped(bad({ "llama.block_count": ["STRING", "2"] }), ConfigError, /llama\.block_count: expected an integer, got a STRING value "2"/);
@@ -193,7 +209,9 @@ test("GGUF errors: types, ranges, architecture, contradictions", () => {
   throwsTyped(bad({ "llama.rope.scaling.type": ["STRING", "linear"] }), ConfigError, /rope\.scaling\.factor/);
   throwsTyped(bad({ "llama.rope.scaling.factor": ["FLOAT32", 2] }), ConfigError, /rope\.scaling\.factor: expected 1 or absent/);
   throwsTyped(bad({ "llama.rope.scaling.original_context_length": ["STRING", "x"] }), ConfigError, /original_context_length/);
-  throwsTyped(bad({}, [{ name: "rope_freqs.weight", dtype: "F32", shape: [8], data: new Uint8Array(32) }]), UnsupportedError, /rope_freqs\.weight/);
+  throwsTyped(bad({}, [{ name: "rope_freqs.weight", dtype: "F32", shape: [16], data: new Uint8Array(64) }]), FormatError, /rope_freqs\.weight: expected F32 \[8\] \(one factor per rotated pair\), got F32 \[16\]/);
+  throwsTyped(bad({}, [{ name: "rope_freqs.weight", dtype: "F16", shape: [8], data: new Uint8Array(16) }]), FormatError, /rope_freqs\.weight: expected F32 \[8\]/);
+  throwsTyped(bad({ "llama.rope.scaling.type": ["STRING", "linear"], "llama.rope.scaling.factor": ["FLOAT32", 2] }, [{ name: "rope_freqs.weight", dtype: "F32", shape: [8], data: new Uint8Array(32) }]), UnsupportedError, /rope\.scaling\.type: expected "none" alongside rope_freqs\.weight/);
 });
 
 test("GGUF and HF sources agree on the real SmolLM2 model", () => {
@@ -225,6 +243,9 @@ test("transformers resolves the same configs the same way", () => {
     { ...MINIMAL_HF, model_type: "mistral", hidden_size: 128, num_attention_heads: 8 },
     { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 32768, sliding_window: 4096 },
     { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 32768, sliding_window: null },
+    { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 4096, sliding_window: 4096 },
+    { ...MINIMAL_HF, model_type: "qwen3", num_attention_heads: 8, num_key_value_heads: 2 },
+    { ...MINIMAL_HF, model_type: "qwen3", head_dim: 24, num_key_value_heads: null, tie_word_embeddings: true },
   ];
   const script = `
 import json, sys
@@ -234,7 +255,7 @@ for raw in json.loads(sys.stdin.read()):
     d = dict(raw)
     c = AutoConfig.for_model(d.pop("model_type"), **d)
     rp = dict(c.rope_parameters or {})
-    out.append({k: getattr(c, k, None) for k in ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size", "vocab_size", "rms_norm_eps", "tie_word_embeddings", "max_position_embeddings", "sliding_window"]} | {"rope": rp})
+    out.append({k: getattr(c, k, None) for k in ["model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size", "vocab_size", "rms_norm_eps", "tie_word_embeddings", "max_position_embeddings", "sliding_window"]} | {"rope": rp})
 print(json.dumps(out))
 `;
   const run = spawnSync(oracle.python, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1", TRANSFORMERS_VERBOSITY: "error" } });
@@ -247,11 +268,11 @@ print(json.dumps(out))
       : rope.rope_type === "linear" ? { type: "linear", factor: rope.factor }
       : { type: "llama3", factor: rope.factor, lowFreqFactor: rope.low_freq_factor, highFreqFactor: rope.high_freq_factor, originalContextLength: rope.original_max_position_embeddings };
     const expected: Config = {
-      architecture: "llama", hiddenSize: t.hidden_size, numLayers: t.num_hidden_layers, numHeads: t.num_attention_heads,
+      architecture: t.model_type === "qwen3" ? "qwen3" : "llama", hiddenSize: t.hidden_size, numLayers: t.num_hidden_layers, numHeads: t.num_attention_heads,
       numKvHeads: t.num_key_value_heads, headDim: t.head_dim, ffnSize: t.intermediate_size, vocabSize: t.vocab_size,
       ropeTheta: rope.rope_theta as number, ropeScaling: scaling as Config["ropeScaling"], rmsEps: t.rms_norm_eps,
-      tiedEmbeddings: t.tie_word_embeddings,
-      contextLength: t.sliding_window == null ? t.max_position_embeddings : Math.min(t.max_position_embeddings, t.sliding_window),
+      tiedEmbeddings: t.tie_word_embeddings, contextLength: t.max_position_embeddings,
+      slidingWindow: t.sliding_window == null || t.sliding_window >= t.max_position_embeddings ? null : t.sliding_window,
     };
     assert.equal(configFromHf(json), expected, `case ${i}: ${JSON.stringify(json)}`);
   });

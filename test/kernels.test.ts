@@ -258,6 +258,32 @@ other("rmsnorm (also in place)", () => {
   }
 });
 
+other("rmsnorm_heads: each head normalized in place by its own RMS, one weight for all (awkward sizes)", () => {
+  const rand = mulberry32(71);
+  for (let it = 0; it < ITERATIONS; it++) {
+    for (const headDim of [1, 3, 17, 24, 128, 130]) {
+      for (const nHeads of [0, 1, 5, 16]) {
+        const arena = freshArena();
+        const n = nHeads * headDim;
+        // The heads, then four sentinels the kernel must leave alone.
+        const values = new Float32Array([...randomF32(rand, n, 3), 7, 7, 7, 7]);
+        for (let h = 0; h < nHeads; h++) values[h * headDim] = (h + 1) * 10; // heads of very different scales
+        const a = put(arena, values, "a");
+        const b = put(arena, values, "b");
+        const w = put(arena, randomF32(rand, headDim, 2), "w");
+        simd.rmsnorm_heads(a, w, nHeads, headDim, 1e-6);
+        twin.rmsnorm_heads(b, w, nHeads, headDim, 1e-6);
+        assertClose(arena.f32(a, n), arena.f32(b, n), (i) => 1e-5 * Math.abs(arena.f32(b, n)[i]!) + 1e-6, `rmsnorm_heads ${nHeads}x${headDim}`);
+        // Each head on its own through the one-row kernel gives the same values exactly.
+        const rows = put(arena, values, "rows");
+        for (let h = 0; h < nHeads; h++) simd.rmsnorm(rows + h * headDim * 4, rows + h * headDim * 4, w, headDim, 1e-6);
+        assertClose(arena.f32(a, n), arena.f32(rows, n), () => 0, `rmsnorm_heads ${nHeads}x${headDim} vs rmsnorm per head`);
+        assert.equal(Array.from(arena.f32(a + n * 4, 4)), [7, 7, 7, 7], "nothing written past the heads");
+      }
+    }
+  }
+});
+
 other("rope (half-split pairs)", () => {
   const rand = mulberry32(8);
   for (let it = 0; it < ITERATIONS; it++) {

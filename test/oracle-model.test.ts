@@ -12,7 +12,7 @@
 // Skips (with the reason) when python/torch/transformers or the model file are missing.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,7 @@ import { DEFAULT_MODEL_PATH, PULLABLE_MODELS, WEIGHTS_DIR } from "../src/node/pu
 import { tokenizerFromGguf } from "../src/text/tokenizer-gguf.js";
 import { readGguf } from "../src/io/gguf.js";
 import { TINY_SHAPE, type TinyGgufDType, writeTinyLlamaFolder, writeTinyLlamaGguf } from "./fixtures/tiny-llama.js";
+import { tinyFamilyGguf } from "./fixtures/tiny-family-gguf.js";
 import { findOracle, type OracleSequence, runHfReference } from "./oracle/oracle.js";
 import { mulberry32 } from "./helpers/rng.js";
 
@@ -103,21 +104,53 @@ if ("missing" in oracle) {
     }
   });
 
-  test("tiny random models written by transformers (llama, qwen2 untied and tied, f32 and bf16): logits within 1e-4, greedy identical", async () => {
+  test("tiny random models written by transformers (llama, llama3 scaling, mistral sliding window, qwen2, qwen3; untied and tied, f32 and bf16): logits within 1e-4, greedy identical", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ffnskip-tiny-hf-"));
+    // The engine family each hf_tiny_model.py family runs as.
+    const architecture = { llama: "llama", llama3: "llama", mistral: "llama", qwen2: "qwen2", qwen3: "qwen3" } as const;
     try {
-      for (const [family, dtype, tied] of [["llama", "float32", false], ["qwen2", "float32", false], ["qwen2", "bfloat16", true]] as const) {
+      for (const [family, dtype, tied] of [
+        ["llama", "float32", false], ["llama3", "float32", false], ["mistral", "float32", false], ["qwen2", "float32", false], ["qwen2", "bfloat16", true],
+        ["qwen3", "float32", false], ["qwen3", "bfloat16", true],
+      ] as const) {
         const folder = join(dir, `${family}-${dtype}-${tied}`);
         execFileSync("python3", [TINY_MODEL_SCRIPT, "--family", family, "--out", folder, "--dtype", dtype, ...(tied ? ["--tied"] : [])], { stdio: ["ignore", "ignore", "pipe"] });
         const reference = await runHfReference(folder, tinySequences, 16);
         assert.equal(reference.loading.missingKeys, [], "transformers found every tensor");
         for (const kernels of ["wasm", "reference"] as const) {
           const model = await engineFor(folder, { kernels, maxContext: 128, precision: "exact" });
-          assert.is(model.config.architecture, family);
+          assert.is(model.config.architecture, architecture[family]);
           for (const seq of reference.sequences) {
             const { prefill, decode } = logitErrors(model, seq);
             assert.ok(prefill <= 1e-4 && decode <= 1e-4, `${family} ${dtype} ${kernels} ${seq.positions} tokens: max error prefill ${prefill}, decode ${decode}`);
             assert.is(greedyDivergence(model, seq).firstDiff, -1, `${family} ${dtype} ${kernels}: greedy tokens identical`);
+          }
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("tiny llama3 (rope_freqs.weight) and qwen3 (attn_q_norm / attn_k_norm) GGUFs written from transformers' models: logits within 1e-4 of transformers on the folder", async () => {
+    // (transformers' own GGUF loader is no oracle here: it reads neither rope_freqs.weight nor qwen3.attention.key_length.)
+    const dir = await mkdtemp(join(tmpdir(), "ffnskip-tiny-family-gguf-"));
+    try {
+      for (const family of ["llama3", "qwen3"] as const) {
+        const folder = join(dir, family);
+        execFileSync("python3", [TINY_MODEL_SCRIPT, "--family", family, "--out", folder], { stdio: ["ignore", "ignore", "pipe"] });
+        const path = join(dir, `${family}.gguf`);
+        await writeFile(path, await tinyFamilyGguf(folder));
+        const gguf = readGguf(new Uint8Array(await readFile(path)), path);
+        assert.is(gguf.tensors.some((t) => t.name === "rope_freqs.weight"), family === "llama3");
+        const reference = await runHfReference(folder, tinySequences, 16);
+        for (const kernels of ["wasm", "reference"] as const) {
+          const model = await engineFor(path, { kernels, maxContext: 128, precision: "exact" });
+          assert.equal([model.config.architecture, model.config.ropeScaling?.type ?? null], family === "llama3" ? ["llama", "frequencyFactors"] : ["qwen3", null]);
+          for (const seq of reference.sequences) {
+            const { prefill, decode } = logitErrors(model, seq);
+            assert.ok(prefill <= 1e-4 && decode <= 1e-4, `${family} ${kernels} ${seq.positions} tokens: max error prefill ${prefill}, decode ${decode}`);
+            assert.is(greedyDivergence(model, seq).firstDiff, -1, `${family} ${kernels}: greedy tokens identical`);
           }
         }
       }

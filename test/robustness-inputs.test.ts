@@ -16,7 +16,9 @@ import { createChatTemplate, CHATML_TEMPLATE } from "../src/text/chat-template.j
 import { hfTokenizerFilesFromGguf } from "../src/text/tokenizer-gguf.js";
 import { tokenizerFromHf } from "../src/text/tokenizer-hf.js";
 import { readModelSource } from "../src/node/files.js";
-import { makeTinyLlama, tinyLlamaFolderFiles } from "./fixtures/tiny-llama.js";
+import { makeTinyLlama, TINY_SHAPE, tinyLlamaFolderFiles, tinyLlamaGgufBytes } from "./fixtures/tiny-llama.js";
+import { parseModelSource } from "../src/load.js";
+import { createTransformer } from "../src/model/load.js";
 import { tinyGgufWithTokenizer } from "./fuzz/seeds.js";
 
 const TINY_GGUF = tinyGgufWithTokenizer("Q4_1");
@@ -59,6 +61,30 @@ test("RoPE settings whose angles overflow float32 are a ConfigError naming the b
   assert.is(configFromHf({ ...BASE_CONFIG, rope_theta: 0.5 }).ropeTheta, 0.5);
   assert.is(configFromHf({ ...BASE_CONFIG, rope_theta: 1e30 }).ropeTheta, 1e30);
   assert.is(configFromHf({ ...BASE_CONFIG, rope_theta: 1e-40 }).ropeTheta, 1e-40); // frequencies up to 1e35: finite
+});
+
+test("rope_freqs.weight (Llama 3 GGUFs): factors of 1 change nothing, 2 halve every frequency; zero, negative, NaN or angle-overflowing factors are a FormatError naming the tensor", async () => {
+  const half = TINY_SHAPE.headDim / 2;
+  const logitsWith = async (ropeFactors?: Float32Array) => {
+    const parsed = parseModelSource(tinyLlamaGgufBytes({ dtype: "F32", ropeFactors }).bytes);
+    const model = await createTransformer(parsed.config, parsed.weights, { maxContext: 64, precision: "exact" });
+    return { config: model.config, logits: model.prefill([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4], 0, "all") };
+  };
+  const plain = await logitsWith();
+  const ones = await logitsWith(new Float32Array(half).fill(1));
+  assert.is(ones.config.ropeScaling?.type, "frequencyFactors");
+  assert.equal(Array.from(ones.logits), Array.from(plain.logits));
+  const steep = await logitsWith(new Float32Array(half).fill(1).map((_, i) => 1 + i));
+  assert.ok(steep.logits.some((v, i) => Math.abs(v - plain.logits[i]!) > 1e-3), "the factors are applied");
+  const base = { ...plain.config, ropeScaling: { type: "frequencyFactors" } } as Config;
+  assert.equal(Array.from(ropeInverseFrequencies(base, new Float32Array(half).fill(2))), Array.from(ropeInverseFrequencies({ ...plain.config, ropeScaling: { type: "linear", factor: 2 } })));
+  for (const bad of [0, -1, NaN, Infinity, 1e-44]) {
+    const factors = new Float32Array(half).fill(1);
+    factors[half - 1] = bad;
+    const error = await logitsWith(factors).then(() => null, (e: unknown) => e);
+    assert.instance(error, FormatError, `factor ${bad}: ${String(error)}`);
+    assert.match((error as Error).message, new RegExp(`model\\.gguf: rope_freqs\\.weight\\[${half - 1}\\]: expected a positive finite factor`));
+  }
 });
 
 test("a config claiming more layers than the file has tensors fails at once (no loop over 2^31 layers)", async () => {

@@ -1,4 +1,5 @@
-// FFN skipping inside the real forward pass (tiny random Llamas, and SmolLM2 when pulled):
+// FFN skipping inside the real forward pass (tiny random Llamas, the same restated as qwen3 / llama3 / mistral, and
+// SmolLM2 when pulled):
 //  - "off", and policies that decide to skip nothing, give logits bit-identical to the plain forward pass;
 //  - with aggressive skipping, attention still writes every layer's KV cache row for every position;
 //  - the reported skip count equals the FFN blocks whose weights the kernels never touched (kernel calls counted
@@ -13,7 +14,7 @@ import { SkipController } from "../src/skip/controller.js";
 import { defaultProfileFor } from "../src/skip/default-profiles.js";
 import type { SkipPolicy } from "../src/skip/policies.js";
 import { paperPolicy } from "../src/skip/profile.js";
-import { deepTinyModel, randomTokens, smolLM2 } from "./helpers/skip-models.js";
+import { deepTinyModel, randomTokens, smolLM2, tinyFamilyModel } from "./helpers/skip-models.js";
 
 const test = suite("FFN skipping in the forward pass");
 
@@ -31,6 +32,13 @@ const tiny2 = await deepTinyModel(2, { maxContext: 64 });
 subjects.push({ name: "tiny 2 layers", model: tiny2, prompt: randomTokens(9, 256, 1), steps: 20, paper: { kind: "paper", warmup: 2, coldStart: 0, coldEnd: 2, threshold: 0.5, k: 1 } });
 const tiny8 = await deepTinyModel(8, { maxContext: 128 });
 subjects.push({ name: "tiny 8 layers", model: tiny8, prompt: randomTokens(70, 256, 2), steps: 24, paper: { kind: "paper", warmup: 3, coldStart: 1, coldEnd: 7, threshold: 0.93, k: 2 } });
+// Each family's deltas (Qwen3's Q/K norms, Llama 3 scaling, Mistral's window shorter than the 70-token prompt).
+for (const family of ["qwen3", "llama3", "mistral"] as const) {
+  const model = await tinyFamilyModel(family, 6, { maxContext: 128 });
+  const expected = { qwen3: ["qwen3", null, null], llama3: ["llama", null, "llama3"], mistral: ["llama", 16, null] }[family];
+  assert.equal([model.config.architecture, model.config.slidingWindow, model.config.ropeScaling?.type ?? null], expected, `tiny ${family} is what it says`);
+  subjects.push({ name: `tiny ${family} 6 layers`, model, prompt: randomTokens(70, 256, 4), steps: 20, paper: { kind: "paper", warmup: 2, coldStart: 1, coldEnd: 5, threshold: 0.5, k: 1 } });
+}
 const smol = await smolLM2("skip-model");
 if (smol !== undefined) {
   const shipped = defaultProfileFor(smol.fingerprint);
@@ -187,6 +195,8 @@ test("the reported skip count equals the FFN blocks whose kernels never ran", ()
         assert.equal(ran, Array.from({ length: L }, (_, l) => (touched.has(l) ? 1 : 0)), `${s.name} ${policy.kind} step ${i}`);
       });
       if (policy.kind === "paper") assert.ok(stats.skipped > 0, `${s.name}: the paper policy skipped something`);
+      if (policy.kind === "fixed") assert.is(stats.ratio, 1 / L, `${s.name}: one fixed layer of ${L} skipped at every step`);
+      if (policy.kind === "off") assert.is(stats.skipped, 0);
     }
   }
 });

@@ -86,6 +86,54 @@ unit("byte-level BPE: special token ids, flags and the end-of-generation list", 
   assert.equal(declaredEot.eosTokenIds, [id("<|endoftext|>"), id("<think>"), id("<|im_end|>")]);
 });
 
+// Built like Llama 3's: byte-level tokens, merged words, then the control tokens after the vocabulary proper.
+const LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>"];
+const LLAMA3_TOKENS = [...BYTES, ...MERGED, "\u0120world", ...LLAMA3_SPECIALS];
+const llama3Id = (token: string): number => LLAMA3_TOKENS.indexOf(token);
+const LLAMA3_TEMPLATE = "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content }}<|eot_id|>{% endfor %}";
+
+function llama3Metadata(overrides: Record<string, GgufValue> = {}): Record<string, GgufValue> {
+  return {
+    "tokenizer.ggml.model": "gpt2",
+    "tokenizer.ggml.pre": "llama-bpe",
+    "tokenizer.ggml.tokens": LLAMA3_TOKENS,
+    "tokenizer.ggml.token_type": [...BYTES.map(() => 1), ...MERGED.map(() => 1), 1, ...LLAMA3_SPECIALS.map(() => 3)],
+    // No merge builds "\u0120world": Llama 3 (ignore_merges) takes a pre-token found whole in the vocabulary as is.
+    "tokenizer.ggml.merges": ["h e", "l l", "he ll", "hell o"],
+    "tokenizer.ggml.bos_token_id": llama3Id("<|begin_of_text|>"),
+    "tokenizer.ggml.eos_token_id": llama3Id("<|end_of_text|>"),
+    "tokenizer.chat_template": LLAMA3_TEMPLATE,
+    ...overrides,
+  };
+}
+
+unit("Llama 3 from GGUF (llama-bpe): BOS <|begin_of_text|> added by default, <|eot_id|> ends generation, whole-word lookup", () => {
+  const tok = tokenizerFromGguf(fakeGguf(llama3Metadata()));
+  const [bos, eot] = [llama3Id("<|begin_of_text|>"), llama3Id("<|eot_id|>")];
+  // llama.cpp adds BOS for the llama3 pre-tokenizer when the file has no tokenizer.ggml.add_bos_token.
+  assert.ok(tok.addBosToken);
+  assert.is(tok.bosTokenId, bos);
+  assert.equal(tok.encode("hello world"), [bos, llama3Id("hello"), llama3Id("\u0120world")]);
+  assert.equal(tok.encode("<|begin_of_text|>hello", { addSpecialTokens: false }), [bos, llama3Id("hello")], "the BOS text is the control token");
+  assert.equal(tok.encode("<|start_header_id|>user<|end_header_id|>", { addSpecialTokens: false }), [llama3Id("<|start_header_id|>"), ...utf8Ids("user"), llama3Id("<|end_header_id|>")]);
+  // Base Llama 3: EOS <|end_of_text|>; the template closes turns with <|eot_id|>, so it ends generation too.
+  assert.equal(tok.eosTokenIds, [llama3Id("<|end_of_text|>"), eot]);
+  assert.ok(tok.isSpecialToken(eot));
+  assert.is(tok.decode([bos, llama3Id("hello"), eot], { skipSpecialTokens: true }), "hello");
+
+  // Llama 3.1 Instruct files: EOS and EOT both <|eot_id|>, EOM <|eom_id|>, add_bos_token stated.
+  const instruct = tokenizerFromGguf(fakeGguf(llama3Metadata({
+    "tokenizer.ggml.eos_token_id": eot, "tokenizer.ggml.eot_token_id": eot, "tokenizer.ggml.eom_token_id": llama3Id("<|eom_id|>"), "tokenizer.ggml.add_bos_token": true,
+  })));
+  assert.equal(instruct.eosTokenIds, [eot, llama3Id("<|eom_id|>")]);
+  assert.equal(instruct.encode("hello"), [bos, llama3Id("hello")]);
+  const noBos = tokenizerFromGguf(fakeGguf(llama3Metadata({ "tokenizer.ggml.add_bos_token": false })));
+  assert.equal([noBos.addBosToken, noBos.encode("hello")], [false, [llama3Id("hello")]]);
+  // The GPT-2 pre-tokenizer merges by the rules only: no rule builds "\u0120world", so it stays in bytes.
+  const gpt2 = tokenizerFromGguf(fakeGguf(llama3Metadata({ "tokenizer.ggml.pre": "gpt-2" })));
+  assert.equal(gpt2.encode(" world"), utf8Ids(" world"));
+});
+
 unit("stream decoder: multi-byte characters are never split, U+FFFD only for invalid bytes", () => {
   const tok = tokenizerFromGguf(fakeGguf(tinyMetadata()));
   const stream = tok.createStreamDecoder();

@@ -10,11 +10,12 @@ import { spawnNodeHelper } from "../src/node/threads.js";
 import { InputError, ResourceError } from "../src/errors.js";
 import { TINY_SHAPE, tinyLlamaGgufBytes } from "./fixtures/tiny-llama.js";
 import { mulberry32 } from "./helpers/rng.js";
+import { tinyFamilyFiles } from "./helpers/skip-models.js";
 
 const test = suite("threads");
 
-async function logitsWith(bytes: Uint8Array, threads: number, ids: number[], vocab: number): Promise<Float32Array[]> {
-  const parsed = parseModelSource({ gguf: bytes });
+async function logitsWith(source: Uint8Array | Parameters<typeof parseModelSource>[0], threads: number, ids: number[], vocab: number): Promise<Float32Array[]> {
+  const parsed = parseModelSource(source instanceof Uint8Array ? { gguf: source } : source);
   const model = await createTransformer(parsed.config, parsed.weights, { maxContext: 128, maxBatch: 16, threads, spawnHelper: spawnNodeHelper });
   try {
     assert.is(model.threads, threads);
@@ -34,6 +35,18 @@ test("tiny Q4_1 model: 1, 2 and 3 threads give bit-identical logits (prefill chu
   for (const threads of [2, 3]) {
     const many = await logitsWith(bytes, threads, ids, TINY_SHAPE.vocab);
     many.forEach((rows, i) => assert.ok(rows.every((v, j) => Object.is(v, one[i]![j])), `${threads} threads, step ${i}: identical`));
+  }
+});
+
+test("tiny mistral (sliding window 16, shorter than the 40-token prefill) and qwen3: 1 and 2 threads give bit-identical logits", async () => {
+  const rand = mulberry32(18);
+  const ids = Array.from({ length: 60 }, () => Math.floor(rand() * TINY_SHAPE.vocab));
+  for (const family of ["mistral", "qwen3"] as const) {
+    const files = tinyFamilyFiles(family, 3);
+    const source = { config: files.config, safetensors: files.safetensors };
+    const one = await logitsWith(source, 1, ids, TINY_SHAPE.vocab);
+    const two = await logitsWith(source, 2, ids, TINY_SHAPE.vocab);
+    two.forEach((rows, i) => assert.ok(rows.every((v, j) => Object.is(v, one[i]![j])), `${family}, 2 threads, step ${i}: identical`));
   }
 });
 

@@ -5,9 +5,9 @@
 // Every value is type- and range-checked here, once, and the Config is frozen: nothing downstream re-reads the
 // source files, and the rest of the engine can trust it.
 
-import { ConfigError, UnsupportedError, show } from "../errors.js";
+import { ConfigError, FormatError, UnsupportedError, show } from "../errors.js";
 import { type Architecture, FAMILIES, familyOfGguf } from "./family.js";
-import { GLOBAL_TENSORS } from "./tensor-names.js";
+import { GLOBAL_TENSORS, ROPE_FREQS_GGUF } from "./tensor-names.js";
 import type { GgufFile, GgufValueType } from "../io/gguf.js";
 
 export type RopeScaling =
@@ -18,7 +18,10 @@ export type RopeScaling =
       readonly lowFreqFactor: number;
       readonly highFreqFactor: number;
       readonly originalContextLength: number;
-    };
+    }
+  // llama.cpp's form of Llama 3 scaling in GGUF files: each pair's inverse frequency divided by its own factor, the
+  // factors being the F32 [headDim / 2] tensor rope_freqs.weight (read with the weights, not part of the metadata).
+  | { readonly type: "frequencyFactors" };
 
 export interface Config {
   /** The family (model/family.ts): "llama" also runs SmolLM, TinyLlama and Mistral; "qwen2" Qwen2 and Qwen2.5. */
@@ -47,6 +50,8 @@ export interface Config {
   readonly tiedEmbeddings: boolean;
   /** Longest sequence (prompt + generated) the model supports; also the KV cache capacity by default. */
   readonly contextLength: number;
+  /** Each position attends to itself and the window - 1 positions before it only (Mistral), or null: all before it. */
+  readonly slidingWindow: number | null;
 }
 
 type Json = Record<string, unknown>;
@@ -56,10 +61,11 @@ const HF_FAMILIES = {
   llama: { architecture: "LlamaForCausalLM", family: "llama", defaultKvHeads: null, defaultContext: 2048 },
   mistral: { architecture: "MistralForCausalLM", family: "llama", defaultKvHeads: 8, defaultContext: 4096 * 32 },
   qwen2: { architecture: "Qwen2ForCausalLM", family: "qwen2", defaultKvHeads: 32, defaultContext: 32768 },
+  qwen3: { architecture: "Qwen3ForCausalLM", family: "qwen3", defaultKvHeads: 32, defaultContext: 32768 },
 } as const;
 type HfFamily = keyof typeof HF_FAMILIES;
 
-/** Resolves a Hugging Face config.json (already parsed) for a Llama, Mistral or Qwen2 model. */
+/** Resolves a Hugging Face config.json (already parsed) for a Llama, Mistral, Qwen2 or Qwen3 model. */
 export function configFromHf(json: unknown, file = "config.json"): Config {
   if (!isObject(json)) throw new ConfigError({ file, expected: "a JSON object", actual: show(json) });
   const family = hfFamily(json, file);
@@ -72,10 +78,11 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
   const kvDefault = json.num_key_value_heads === undefined ? HF_FAMILIES[family].defaultKvHeads : null;
   const numKvHeads = read.positiveInt("num_key_value_heads", kvDefault ?? numHeads);
   // transformers floors hidden/heads when head_dim is absent; a remainder would mean the checkpoint is not what it says.
-  if (read.absent("head_dim") && hiddenSize % numHeads !== 0) {
+  // Qwen3Config's dataclass default is 128, whatever hidden_size / num_attention_heads is.
+  if (read.absent("head_dim") && family !== "qwen3" && hiddenSize % numHeads !== 0) {
     throw new ConfigError({ file, field: "head_dim", expected: "present, or hidden_size divisible by num_attention_heads", actual: `hidden_size ${hiddenSize}, ${numHeads} heads` });
   }
-  const headDim = read.positiveInt("head_dim", hiddenSize / numHeads);
+  const headDim = read.positiveInt("head_dim", family === "qwen3" ? 128 : hiddenSize / numHeads);
   const ffnSize = read.positiveInt("intermediate_size");
   const vocabSize = read.positiveInt("vocab_size");
   const maxPositions = read.positiveInt("max_position_embeddings", HF_FAMILIES[family].defaultContext);
@@ -88,15 +95,20 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
   for (const key of family === "qwen2" ? ["mlp_bias"] : ["attention_bias", "mlp_bias"]) {
     if (read.boolean(key, false)) throw new UnsupportedError({ file, field: key, expected: "false (no bias terms)", actual: "true" });
   }
-  if (family === "qwen2" && read.boolean("use_sliding_window", false)) {
+  if ((family === "qwen2" || family === "qwen3") && read.boolean("use_sliding_window", false)) {
     throw new UnsupportedError({ file, field: "use_sliding_window", expected: "false (full attention in every layer)", actual: "true" });
+  }
+  const layerTypes = read.optional("layer_types");
+  if (layerTypes !== undefined && (!Array.isArray(layerTypes) || layerTypes.some((t) => t !== "full_attention"))) {
+    throw new UnsupportedError({ file, field: "layer_types", expected: 'absent, or "full_attention" for every layer', actual: show(layerTypes) });
   }
 
   const { ropeTheta, ropeScaling } = hfRope(json, file, maxPositions);
 
-  // Mistral restricts attention to the last sliding_window positions. Capping the context at the window makes every
-  // position fall inside it, so plain causal attention is exactly the windowed attention and we need no window logic.
-  let contextLength = maxPositions;
+  // Mistral restricts attention to the last sliding_window positions (transformers' sliding-window mask: key
+  // positions q - window < k <= q). A window as long as the context restricts nothing and is dropped.
+  const contextLength = maxPositions;
+  let slidingWindow: number | null = null;
   if (family === "mistral") {
     // MistralConfig defaults a missing key to 4096; an explicit null turns the window off.
     const window = json.sliding_window === undefined ? 4096 : json.sliding_window;
@@ -104,13 +116,13 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
       if (typeof window !== "number" || !Number.isSafeInteger(window) || window < 1) {
         throw new ConfigError({ file, field: "sliding_window", expected: "null or a positive integer", actual: show(window) });
       }
-      contextLength = Math.min(contextLength, window);
+      if (window < contextLength) slidingWindow = window;
     }
   }
 
   return finish({
     architecture: HF_FAMILIES[family].family, hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
-    rmsEps, tiedEmbeddings, contextLength,
+    rmsEps, tiedEmbeddings, contextLength, slidingWindow,
   }, file, HF_FIELDS);
 }
 
@@ -271,18 +283,25 @@ export function configFromGguf(gguf: GgufFile): Config {
     throw new ConfigError({ file, field: key("vocab_size"), expected: `the key, or a 2-D ${GLOBAL_TENSORS.embed.gguf} tensor to count rows of`, actual: "neither" });
   }
 
-  // Llama 3.1 GGUFs carry their frequency scaling as per-frequency factors in this tensor, not as metadata.
-  if (gguf.tensors.some((t) => t.name === "rope_freqs.weight")) {
-    throw new UnsupportedError({ file, field: "rope_freqs.weight", expected: "no per-frequency RoPE factors tensor", actual: "one (Llama 3.1 style scaling stored as a tensor)" });
-  }
   let ropeScaling: RopeScaling | null = null;
   const scalingType = gguf.metadata.has(key("rope.scaling.type")) ? read.string(key("rope.scaling.type")) : "none";
+  // Llama 3.x GGUFs carry their frequency scaling as per-frequency factors in this tensor, not as metadata.
+  const ropeFreqs = gguf.tensors.find((t) => t.name === ROPE_FREQS_GGUF);
+  if (ropeFreqs !== undefined) {
+    if (ropeFreqs.dtype !== "F32" || ropeFreqs.shape.length !== 1 || ropeFreqs.shape[0] !== headDim / 2) {
+      throw new FormatError({ file, field: ROPE_FREQS_GGUF, expected: `F32 [${headDim / 2}] (one factor per rotated pair)`, actual: `${ropeFreqs.dtype} [${ropeFreqs.shape.join(", ")}]` });
+    }
+    if (scalingType !== "none") {
+      throw new UnsupportedError({ file, field: key("rope.scaling.type"), expected: `"none" alongside ${ROPE_FREQS_GGUF}`, actual: show(scalingType) });
+    }
+  }
   if (gguf.metadata.has(key("rope.scaling.original_context_length"))) read.int(key("rope.scaling.original_context_length"));
   if (scalingType === "linear") {
     ropeScaling = { type: "linear", factor: read.float(key("rope.scaling.factor")) };
   } else if (scalingType === "none") {
     const factor = read.float(key("rope.scaling.factor"), 1);
     if (factor !== 1) throw new ConfigError({ file, field: key("rope.scaling.factor"), expected: `1 or absent when ${key("rope.scaling.type")} is none`, actual: String(factor) });
+    if (ropeFreqs !== undefined) ropeScaling = { type: "frequencyFactors" };
   } else {
     throw new UnsupportedError({ file, field: key("rope.scaling.type"), expected: '"none" or "linear"', actual: show(scalingType) });
   }
@@ -290,7 +309,7 @@ export function configFromGguf(gguf: GgufFile): Config {
   const tiedEmbeddings = !gguf.tensors.some((t) => t.name === GLOBAL_TENSORS.lmHead.gguf);
   return finish({
     architecture, hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
-    rmsEps, tiedEmbeddings, contextLength,
+    rmsEps, tiedEmbeddings, contextLength, slidingWindow: null,
   }, file, ggufFields(name));
 }
 
@@ -355,7 +374,7 @@ function finish(config: Config, file: string, names: FieldNames): Config {
   // rather than produce NaN logits for every prompt.
   const frequency = largestRopeFrequency(config);
   if (!Number.isFinite(frequency) || !Number.isFinite(Math.fround((config.contextLength - 1) * frequency))) {
-    const scaling = config.ropeScaling === null ? "" : `, ${config.ropeScaling.type} scaling factor ${config.ropeScaling.factor}`;
+    const scaling = config.ropeScaling === null || config.ropeScaling.type === "frequencyFactors" ? "" : `, ${config.ropeScaling.type} scaling factor ${config.ropeScaling.factor}`;
     throw fail(names.ropeTheta, "a RoPE base and scaling whose rotation angles are finite in float32 over the context", `base ${config.ropeTheta}${scaling}: a frequency of ${frequency}`);
   }
   return Object.freeze({ ...config, ropeScaling: config.ropeScaling === null ? null : Object.freeze({ ...config.ropeScaling }) });
@@ -373,7 +392,8 @@ export function largestRopeFrequency(config: Config): number {
   for (const i of [0, half - 1]) {
     const f = Math.fround(1 / Math.fround(config.ropeTheta ** Math.fround((2 * i) / config.headDim)));
     const scaling = config.ropeScaling;
-    const candidates = scaling === null ? [f] : scaling.type === "linear" ? [f / scaling.factor] : [f, f / scaling.factor];
+    // Per-frequency factors arrive with the weights; rope.ts checks the frequencies they give (checkRopeFactors).
+    const candidates = scaling === null || scaling.type === "frequencyFactors" ? [f] : scaling.type === "linear" ? [f / scaling.factor] : [f, f / scaling.factor];
     for (const c of candidates) {
       const stored = Math.fround(c); // the model keeps frequencies in a Float32Array
       if (Number.isNaN(stored)) return NaN;

@@ -11,6 +11,7 @@ import { instantiateKernels, type Kernels, type KernelVariant, pickVariant, vari
 import { CONTROL_BYTES, type HelperHandle, type SpawnHelper, ThreadPool } from "../runtime/pool.js";
 import type { Config } from "./config.js";
 import { allocateRunState, type KvCacheFormat, runStateBytes, Transformer } from "./transformer.js";
+import { checkRopeFactors } from "./rope.js";
 import { fillTensor, finishTensor, type Placement, planWeights, type SourceTensor, type TensorTable, type WeightSource, weightBytes } from "./weights.js";
 
 export interface EngineOptions {
@@ -205,6 +206,7 @@ export async function beginTransformer(config: Config, table: TensorTable, optio
         }
         pool = new ThreadPool(memory, kernels, control, helpers, state.scores);
       }
+      if (weights.ropeFactors !== null) checkRopeFactors(config, arena.f32(weights.ropeFactors, config.headDim / 2), table.file);
       return new Transformer(config, weights, state, kernels, arena, pool);
     },
   };

@@ -31,13 +31,27 @@ export const LAYER_BIASES: Readonly<Record<LayerBias, { readonly hf: string; rea
   bv: { hf: "self_attn.v_proj.bias", gguf: "attn_v.bias" },
 };
 
-const layerEntry = (tensor: LayerTensor | LayerBias) => (tensor in LAYER_TENSORS ? LAYER_TENSORS[tensor as LayerTensor] : LAYER_BIASES[tensor as LayerBias]);
+/** Per-head Q and K norm weights, [headDim] each, of the families that have them (model/family.ts qkNorm). */
+export type LayerQkNorm = "qNorm" | "kNorm";
 
-export function hfLayerName(layer: number, tensor: LayerTensor | LayerBias): string {
+export const LAYER_QK_NORMS: Readonly<Record<LayerQkNorm, { readonly hf: string; readonly gguf: string }>> = {
+  qNorm: { hf: "self_attn.q_norm.weight", gguf: "attn_q_norm.weight" },
+  kNorm: { hf: "self_attn.k_norm.weight", gguf: "attn_k_norm.weight" },
+};
+
+/** The GGUF-only tensor of Llama 3 files: llama.cpp's per-frequency RoPE divisors, F32 [headDim / 2]. */
+export const ROPE_FREQS_GGUF = "rope_freqs.weight";
+
+type AnyLayerTensor = LayerTensor | LayerBias | LayerQkNorm;
+
+const layerEntry = (tensor: AnyLayerTensor) =>
+  tensor in LAYER_TENSORS ? LAYER_TENSORS[tensor as LayerTensor] : tensor in LAYER_QK_NORMS ? LAYER_QK_NORMS[tensor as LayerQkNorm] : LAYER_BIASES[tensor as LayerBias];
+
+export function hfLayerName(layer: number, tensor: AnyLayerTensor): string {
   return `model.layers.${layer}.${layerEntry(tensor).hf}`;
 }
 
-export function ggufLayerName(layer: number, tensor: LayerTensor | LayerBias): string {
+export function ggufLayerName(layer: number, tensor: AnyLayerTensor): string {
   return `blk.${layer}.${layerEntry(tensor).gguf}`;
 }
 

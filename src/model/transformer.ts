@@ -113,7 +113,7 @@ export class Transformer {
     /** Helper threads that split the big kernel calls, or null for one thread. */
     readonly pool: ThreadPool | null = null,
   ) {
-    this.invFreq = ropeInverseFrequencies(config);
+    this.invFreq = ropeInverseFrequencies(config, weights.ropeFactors === null ? null : arena.f32(weights.ropeFactors, config.headDim / 2));
   }
 
   /** Threads computing each forward pass (1 without a pool). */
@@ -182,13 +182,18 @@ export class Transformer {
         const qkv = rowOf(s.qkv, qkvDim, t);
         // Families with Q/K/V biases (qwen2) add them before RoPE.
         if (layer.qkvBias !== null) k.add(qkv, qkv, layer.qkvBias, qkvDim);
+        // Families with per-head Q and K norms (qwen3) normalize every head before RoPE.
+        if (layer.qNorm !== null && layer.kNorm !== null) {
+          k.rmsnorm_heads(qkv, layer.qNorm, c.numHeads, c.headDim, c.rmsEps);
+          k.rmsnorm_heads(qkv + qDim * F32, layer.kNorm, c.numKvHeads, c.headDim, c.rmsEps);
+        }
         // RoPE on the query heads and the key heads, which sit next to each other in the row.
         k.rope(qkv, c.numHeads + c.numKvHeads, c.headDim, rowOf(s.ropeCos, c.headDim / 2, t), rowOf(s.ropeSin, c.headDim / 2, t));
         // Keys and values into this position's row of the layer's KV cache.
         this.storeKv(s.kCache[l]!, startPos + t, qkv + qDim * F32);
         this.storeKv(s.vCache[l]!, startPos + t, qkv + (qDim + kvDim) * F32);
       }
-      // Causal attention: token t attends to positions 0 .. startPos + t.
+      // Causal attention: token t attends to positions 0 .. startPos + t (the last slidingWindow of them, if set).
       this.attend(l, startPos, n);
       // Output projection and residual.
       this.project(batched, [layer.wo], s.proj, h, s.att, n);
@@ -247,13 +252,20 @@ export class Transformer {
     const kvDim = c.numKvHeads * c.headDim;
     const qkvDim = qDim + 2 * kvDim;
     const f16 = s.kvCache === "f16";
-    if (this.pool !== null) {
+    const window = c.slidingWindow;
+    // The first cached position token t sees: 0, or with a sliding window the start of its last `window` positions.
+    const first = (t: number) => (window === null ? 0 : Math.max(0, startPos + t + 1 - window));
+    const rowBytes = kvDim * (f16 ? 2 : 4);
+    if (this.pool !== null && first(n - 1) === 0) {
       this.pool.attention(f16, s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim);
       return;
     }
     const attention = f16 ? k.attention_f16kv : k.attention;
     for (let t = 0; t < n; t++) {
-      attention(s.att + t * qDim * F32, s.qkv + t * qkvDim * F32, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + t + 1, s.scores, 0, c.numHeads);
+      const [out, q, from] = [s.att + t * qDim * F32, s.qkv + t * qkvDim * F32, first(t)];
+      const [keys, values, seqLen] = [s.kCache[l]! + from * rowBytes, s.vCache[l]! + from * rowBytes, startPos + t + 1 - from];
+      if (this.pool !== null) this.pool.attention(f16, out, q, keys, values, c.numHeads, c.numKvHeads, c.headDim, kvDim, seqLen, 1, qDim, qkvDim);
+      else attention(out, q, keys, values, c.numHeads, c.numKvHeads, c.headDim, kvDim, seqLen, s.scores, 0, c.numHeads);
     }
   }
 

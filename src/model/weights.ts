@@ -16,7 +16,7 @@ import type { Arena } from "../runtime/arena.js";
 import { FORMAT_KERNELS, type Kernels, type Ptr, Q16_MATVEC } from "../runtime/kernels.js";
 import type { Config } from "./config.js";
 import { canTile, repackToTiles, type TiledDType } from "../runtime/tiles.js";
-import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerBias, type LayerTensor } from "./tensor-names.js";
+import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerBias, type LayerQkNorm, type LayerTensor, ROPE_FREQS_GGUF } from "./tensor-names.js";
 
 /** A tensor as the file describes it. */
 export interface TensorInfo {
@@ -65,6 +65,8 @@ export interface LayerWeights {
   readonly attnNorm: Ptr; // f32[hidden]
   readonly qkv: Projection; // [numHeads*headDim + 2*numKvHeads*headDim, hidden]: Q, K, V rows (HF RoPE order)
   readonly qkvBias: Ptr | null; // f32[numHeads*headDim + 2*numKvHeads*headDim]: Q, K, V biases (qwen2), else null
+  readonly qNorm: Ptr | null; // f32[headDim]: RMSNorm weight shared by every query head (qwen3), else null
+  readonly kNorm: Ptr | null; // f32[headDim]: the same for every key head
   readonly wo: Matrix; // [hidden, numHeads*headDim]
   readonly ffnNorm: Ptr; // f32[hidden]
   readonly gateUp: Projection; // [2*ffnSize, hidden]: gate rows then up rows
@@ -76,6 +78,7 @@ export interface Weights {
   readonly layers: readonly LayerWeights[];
   readonly finalNorm: Ptr; // f32[hidden]
   readonly lmHead: Matrix; // [vocab, hidden]; the embed matrix itself when embeddings are tied
+  readonly ropeFactors: Ptr | null; // f32[headDim / 2]: rope_freqs.weight of a "frequencyFactors" config, else null
 }
 
 export interface WeightOptions {
@@ -227,7 +230,7 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
   };
   const norm = (name: string): Ptr => vector(name, h);
   const globalName = (tensor: GlobalTensor) => GLOBAL_TENSORS[tensor][table.naming];
-  const layerName = (l: number, tensor: LayerTensor | LayerBias) => (table.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor));
+  const layerName = (l: number, tensor: LayerTensor | LayerBias | LayerQkNorm) => (table.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor));
 
   const embed = build(one(globalName("embed"), config.vocabSize, h))[0]!;
   const layers: LayerWeights[] = [];
@@ -248,15 +251,19 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
       vector(layerName(l, "bk"), kv, qkvBias + q * 4);
       vector(layerName(l, "bv"), kv, qkvBias + (q + kv) * 4);
     }
+    const qkNorm = FAMILIES[config.architecture].qkNorm === true;
+    const qNorm = qkNorm ? vector(layerName(l, "qNorm"), config.headDim) : null;
+    const kNorm = qkNorm ? vector(layerName(l, "kNorm"), config.headDim) : null;
     const wo = build(one(layerName(l, "wo"), h, q))[0]!;
     const ffnNorm = norm(layerName(l, "ffnNorm"));
     const gateUp = build({ parts: [{ name: layerName(l, "wGate"), rows: config.ffnSize, ropeHeads: false }, { name: layerName(l, "wUp"), rows: config.ffnSize, ropeHeads: false }], cols: h });
     const wDown = build(one(layerName(l, "wDown"), h, config.ffnSize))[0]!;
-    layers.push(Object.freeze({ attnNorm, qkv: Object.freeze(qkv), qkvBias, wo, ffnNorm, gateUp: Object.freeze(gateUp), wDown }));
+    layers.push(Object.freeze({ attnNorm, qkv: Object.freeze(qkv), qkvBias, qNorm, kNorm, wo, ffnNorm, gateUp: Object.freeze(gateUp), wDown }));
   }
   const finalNorm = norm(globalName("finalNorm"));
   const lmHead = config.tiedEmbeddings ? embed : build(one(globalName("lmHead"), config.vocabSize, h))[0]!;
-  return { weights: Object.freeze({ embed, layers: Object.freeze(layers), finalNorm, lmHead }), placements };
+  const ropeFactors = config.ropeScaling?.type === "frequencyFactors" ? vector(ROPE_FREQS_GGUF, config.headDim / 2) : null;
+  return { weights: Object.freeze({ embed, layers: Object.freeze(layers), finalNorm, lmHead, ropeFactors }), placements };
 }
 
 /** Consecutive parts stored in the same format become one matrix; a format change starts a new one. */

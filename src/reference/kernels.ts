@@ -176,6 +176,17 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       for (let i = 0; i < n; i++) o[i] = xs[i]! * scale * ws[i]!;
     },
 
+    rmsnorm_heads(x, weight, nHeads, headDim, eps) {
+      const ws = f32(weight, headDim);
+      for (let h = 0; h < nHeads; h++) {
+        const row = f32(x + h * headDim * 4, headDim);
+        let ss = 0;
+        for (const v of row) ss += v * v;
+        const scale = 1 / Math.sqrt(ss / headDim + eps);
+        for (let i = 0; i < headDim; i++) row[i] = row[i]! * scale * ws[i]!;
+      }
+    },
+
     rope(x, nHeads, headDim, cos, sin) {
       const half = headDim / 2;
       const v = f32(x, nHeads * headDim);

@@ -50,6 +50,7 @@ export interface Kernels extends FormatKernels {
   matvec_q16_q6_k(out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number): void;
   // kernels/norm.ts
   rmsnorm(out: Ptr, x: Ptr, weight: Ptr, n: number, eps: number): void;
+  rmsnorm_heads(x: Ptr, weight: Ptr, nHeads: number, headDim: number, eps: number): void;
   // kernels/rope.ts (half-split pairs)
   rope(x: Ptr, nHeads: number, headDim: number, cos: Ptr, sin: Ptr): void;
   // kernels/attention.ts

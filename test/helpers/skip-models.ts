@@ -6,7 +6,7 @@ import { LanguageModel } from "../../src/language-model.js";
 import { parseModelSource } from "../../src/load.js";
 import { modelFingerprint } from "../../src/model/fingerprint.js";
 import { createTransformer, type EngineOptions } from "../../src/model/load.js";
-import { writeSafetensors } from "../../src/io/safetensors.js";
+import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { loadModelFromPath } from "../../src/node.js";
 import { DEFAULT_MODEL_PATH } from "../../src/node/pull.js";
 import { CHATML_TEMPLATE, createChatTemplate } from "../../src/text/chat-template.js";
@@ -26,6 +26,41 @@ export function deepTinyFiles(layers: number): { config: Record<string, unknown>
   }
   const safetensors = writeSafetensors(tensors.map((t) => ({ name: t.name, dtype: "F32" as const, shape: t.shape, data: encodeFloats(t.data, "F32") })), { format: "pt" });
   return { config: { ...base.config, num_hidden_layers: layers }, safetensors };
+}
+
+/** The deep tiny model restated as another family: its deltas from Llama added to the same weights. */
+export type TinyFamily = "qwen3" | "llama3" | "mistral";
+
+export function tinyFamilyFiles(family: TinyFamily, layers: number): { config: Record<string, unknown>; safetensors: Uint8Array } {
+  const base = deepTinyFiles(layers);
+  const headDim = base.config.head_dim as number;
+  if (family === "llama3") {
+    // original_max_position_embeddings 64: head_dim 16's wavelengths fall in all three bands of the scaling.
+    return { ...base, config: { ...base.config, rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 } } };
+  }
+  if (family === "mistral") return { ...base, config: { ...base.config, model_type: "mistral", architectures: ["MistralForCausalLM"], sliding_window: 16 } };
+  // qwen3: per-head Q and K norm weights around 1 (deterministic, different per layer and per element).
+  const norms = [];
+  for (let l = 0; l < layers; l++) {
+    for (const [which, phase] of [["q_norm", 0], ["k_norm", 1]] as const) {
+      const data = Float32Array.from({ length: headDim }, (_, i) => 1 + 0.1 * Math.sin(7 * l + 3 * i + phase));
+      norms.push({ name: `model.layers.${l}.self_attn.${which}.weight`, dtype: "F32" as const, shape: [headDim], data: encodeFloats(data, "F32") });
+    }
+  }
+  const parsed = readSafetensors(base.safetensors);
+  const tensors = parsed.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: base.safetensors.subarray(t.offset, t.offset + t.byteLength) }));
+  return {
+    config: { ...base.config, model_type: "qwen3", architectures: ["Qwen3ForCausalLM"] },
+    safetensors: writeSafetensors([...tensors, ...norms], { format: "pt" }),
+  };
+}
+
+/** A tiny family model as a LanguageModel (stub tokenizer). */
+export async function tinyFamilyModel(family: TinyFamily, layers: number, options: EngineOptions = {}): Promise<LanguageModel> {
+  const files = tinyFamilyFiles(family, layers);
+  const parsed = parseModelSource({ name: `tiny-${family}-${layers}`, config: files.config, safetensors: files.safetensors });
+  const [transformer, fingerprint] = await Promise.all([createTransformer(parsed.config, parsed.weights, options), modelFingerprint(parsed.config, parsed.weights)]);
+  return new LanguageModel(parsed.name, parsed.config, transformer, STUB_TOKENIZER, createChatTemplate(CHATML_TEMPLATE), fingerprint);
 }
 
 const STUB_TOKENIZER = { eosTokenIds: [], bosTokenId: undefined } as unknown as Tokenizer;

@@ -20,7 +20,18 @@ SHAPES = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_att
 FAMILIES = {
     "llama": dict(rope_theta=10000.0, tie_word_embeddings=False),
     "qwen2": dict(rope_theta=1000000.0, tie_word_embeddings=False, use_sliding_window=False),
+    # Llama 3.x RoPE scaling with original_max_position_embeddings 64: of head_dim 16's 8 wavelengths (6.3 .. 19869
+    # positions) one stays below 64 / 4, two fall in the smoothed band and five are divided by the factor.
+    "llama3": dict(rope_theta=10000.0, tie_word_embeddings=False,
+                   rope_scaling=dict(rope_type="llama3", rope_theta=10000.0, factor=8.0, low_freq_factor=1.0,
+                                     high_freq_factor=4.0, original_max_position_embeddings=64)),
+    # A sliding window shorter than the longer test sequences (33 and 100 tokens).
+    "mistral": dict(rope_theta=10000.0, tie_word_embeddings=False, sliding_window=24),
+    # head_dim 24 with 6 query heads: the query projection (144) is wider than hidden_size (64).
+    "qwen3": dict(rope_theta=1000000.0, tie_word_embeddings=False, use_sliding_window=False, num_attention_heads=6,
+                  num_key_value_heads=2, head_dim=24),
 }
+MODEL_TYPES = {"llama3": "llama"}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
@@ -36,7 +47,7 @@ torch.manual_seed(args.seed)
 settings = {**SHAPES, **FAMILIES[args.family], "hidden_size": args.hidden_size, "intermediate_size": args.intermediate_size}
 if args.tied:
     settings["tie_word_embeddings"] = True
-config = AutoConfig.for_model(args.family, **settings)
+config = AutoConfig.for_model(MODEL_TYPES.get(args.family, args.family), **settings)
 model = AutoModelForCausalLM.from_config(config).to(torch.float32)
 with torch.no_grad():
     for name, parameter in model.named_parameters():
