@@ -672,6 +672,18 @@ class StringState extends JsonState {
   constructor(readonly node: NodeOf<"string">, parent: JsonState | null, readonly length: number, readonly phase: StringPhase) {
     super(parent);
   }
+  /** What decides the string's own future (its bounds, length and phase), whatever follows the string. */
+  get insideKey(): string {
+    return `${this.node.minLength}.${this.node.maxLength}.${this.length}.${this.phase}`;
+  }
+  /** This string with nothing after it. */
+  detached(): StringState {
+    return new StringState(this.node, null, this.length, this.phase);
+  }
+  /** Whether `state` is still inside this string (the same frame; only length or phase moved on). */
+  continues(state: JsonState): boolean {
+    return state instanceof StringState && state.node === this.node && state.parent === this.parent;
+  }
   private with(length: number, phase: StringPhase): StringState {
     const capped = Math.min(length, this.node.lengthCap);
     return capped === this.length && phase === this.phase ? this : new StringState(this.node, this.parent, capped, phase);
@@ -889,6 +901,10 @@ export class VocabularyTrie {
   private readonly tokenStart: Int32Array;
   private readonly tokenIds: Int32Array;
   private readonly bytes: readonly (Uint8Array | undefined)[];
+  /** Per node: some edge at or below it is a `"` byte (the only way out of a string). */
+  private readonly quoteBelow: Uint8Array;
+  /** Masks of the tokens that stay inside a string (or end right at its closing quote), by StringState.insideKey. */
+  private readonly insideMasks = new Map<string, Uint32Array>();
 
   /** `tokenBytes[id]`: the bytes the token adds to the text, undefined for tokens never to generate (specials). */
   constructor(tokenBytes: readonly (Uint8Array | undefined)[]) {
@@ -930,6 +946,13 @@ export class VocabularyTrie {
     }
     this.edgeStart[nodes] = edge;
     this.tokenStart[nodes] = token;
+    // Children come after their parent in node order, so one backward pass sees every subtree before its root.
+    this.quoteBelow = new Uint8Array(nodes);
+    for (let node = nodes - 1; node >= 0; node--) {
+      for (let e = this.edgeStart[node]!; e < this.edgeStart[node + 1]!; e++) {
+        if (this.edgeBytes[e] === 0x22 || this.quoteBelow[this.edgeTargets[e]!] === 1) this.quoteBelow[node] = 1;
+      }
+    }
   }
 
   tokenBytes(id: number): Uint8Array | undefined {
@@ -938,21 +961,38 @@ export class VocabularyTrie {
 
   /** Sets the bit of every token whose bytes the automaton accepts from `state`. */
   collect(state: JsonState, mask: Uint32Array): void {
-    this.walk(0, state, mask);
+    if (!(state instanceof StringState)) {
+      this.walk(0, state, mask, undefined);
+      return;
+    }
+    // Inside a string nearly every token is allowed and a walk visits the whole trie. Split it: the tokens that stay in
+    // the string depend on the string alone (memoized across strings, grammars and positions); the walk with what
+    // follows the string then skips every branch that stays in the string without a quote below it.
+    let inside = this.insideMasks.get(state.insideKey);
+    if (inside === undefined) {
+      inside = new Uint32Array(mask.length);
+      this.walk(0, state.detached(), inside, undefined);
+      if (this.insideMasks.size >= MAX_MEMOIZED_MASKS) this.insideMasks.clear();
+      this.insideMasks.set(state.insideKey, inside);
+    }
+    mask.set(inside);
+    this.walk(0, state, mask, state);
   }
 
-  private walk(node: number, state: JsonState, mask: Uint32Array): void {
+  /** Marks the tokens below `node` the automaton accepts from `state`; skips branches that stay in `string` quote-free. */
+  private walk(node: number, state: JsonState, mask: Uint32Array, string: StringState | undefined): void {
     const end = this.edgeStart[node + 1]!;
     for (let edge = this.edgeStart[node]!; edge < end; edge++) {
       const next = state.step(this.edgeBytes[edge]!);
       if (next === null) continue;
       const child = this.edgeTargets[edge]!;
+      if (string !== undefined && this.quoteBelow[child] === 0 && string.continues(next)) continue;
       const tokenEnd = this.tokenStart[child + 1]!;
       for (let slot = this.tokenStart[child]!; slot < tokenEnd; slot++) {
         const id = this.tokenIds[slot]!;
         mask[id >>> 5] = mask[id >>> 5]! | (1 << (id & 31));
       }
-      if (this.edgeStart[child + 1]! > this.edgeStart[child]!) this.walk(child, next, mask);
+      if (this.edgeStart[child + 1]! > this.edgeStart[child]!) this.walk(child, next, mask, string);
     }
   }
 }
