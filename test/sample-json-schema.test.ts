@@ -3,7 +3,10 @@
 // (properties in schema order) that validate must be accepted; generation under random logits (a synthetic vocabulary,
 // SmolLM2's vocabulary, the tiny random-weight model) and under SmolLM2 itself must end in documents that validate.
 
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import fc from "fast-check";
 import { suite } from "uvu";
@@ -294,8 +297,25 @@ function syntheticTrie(): VocabularyTrie {
   return new VocabularyTrie(bytes);
 }
 
-/** Samples with random logits until the document is finished (true) or the budget runs out (false). */
-function randomModelRun(grammar: JsonGrammar, trie: VocabularyTrie, random: SeededRandom, budget: number, eos: number[] = []): { text: Uint8Array; finished: boolean } {
+/** The mask by brute force: each token's bytes stepped through the automaton from the current text. */
+function bruteForceMask(grammar: JsonGrammar, text: Uint8Array, trie: VocabularyTrie): Uint32Array {
+  const state = grammar.run(text)!;
+  const mask = new Uint32Array((trie.vocabSize + 31) >>> 5);
+  for (let id = 0; id < trie.vocabSize; id++) {
+    const bytes = trie.tokenBytes(id);
+    if (bytes === undefined || bytes.length === 0) continue;
+    let at: typeof state | null = state;
+    for (let i = 0; i < bytes.length && at !== null; i++) at = at.step(bytes[i]!);
+    if (at !== null) mask[id >>> 5]! |= 1 << (id & 31);
+  }
+  return mask;
+}
+
+/**
+ * Samples with random logits until the document is finished (true) or the budget runs out (false); every
+ * `checkEvery` steps the trie walk's mask must equal the brute-force one.
+ */
+function randomModelRun(grammar: JsonGrammar, trie: VocabularyTrie, random: SeededRandom, budget: number, eos: number[] = [], checkEvery = 1): { text: Uint8Array; finished: boolean } {
   const constraint = new JsonConstraint(grammar, trie, eos);
   const sampler = createSampler({ temperature: 1, seed: Math.floor(random.nextFloat() * 1e9) });
   const logits = new Float32Array(trie.vocabSize + eos.length);
@@ -303,6 +323,7 @@ function randomModelRun(grammar: JsonGrammar, trie: VocabularyTrie, random: Seed
   const out: number[] = [];
   for (let step = 0; step < budget; step++) {
     for (let i = 0; i < logits.length; i++) logits[i] = 4 * random.nextFloat();
+    if (step % checkEvery === 0) assert.equal(constraint.allowed(), bruteForceMask(grammar, Uint8Array.from(out), trie), `mask after ${JSON.stringify(new TextDecoder().decode(Uint8Array.from(out)))}`);
     const allowed = constraint.maskLogits(logits, masked);
     if (allowed === 0) return { text: Uint8Array.from(out), finished: constraint.complete };
     const token = sampler.sample(masked, []);
@@ -317,7 +338,7 @@ function randomModelRun(grammar: JsonGrammar, trie: VocabularyTrie, random: Seed
   return { text: Uint8Array.from(out), finished: false };
 }
 
-props("a random model on a synthetic vocabulary: every finished output parses and validates", () => {
+props("a random model on a synthetic vocabulary: masks equal brute force; every finished output parses and validates", () => {
   const trie = syntheticTrie();
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let finished = 0;
@@ -406,7 +427,7 @@ session("SmolLM2: greedy and sampled answers for several schemas parse and valid
   assert.not.ok(ajvAccepts(SCHEMAS["tuple"]!, free.text), free.text);
 });
 
-session("SmolLM2's vocabulary under a random model: finished outputs validate, a mask step costs far less than a token", async () => {
+session("SmolLM2's vocabulary under a random model: masks equal brute force, finished outputs validate, a full-trie walk is quick", async () => {
   if (!smolAvailable) {
     console.log(`  (skipped: ${SMOL_PATH} not found)`);
     return;
@@ -418,7 +439,7 @@ session("SmolLM2's vocabulary under a random model: finished outputs validate, a
   let finished = 0;
   for (const [name, schema] of Object.entries(SCHEMAS)) {
     for (let run = 0; run < 3; run++) {
-      const result = randomModelRun(grammarOf(schema), trie, random, 400, [...model.tokenizer.eosTokenIds]);
+      const result = randomModelRun(grammarOf(schema), trie, random, 400, [...model.tokenizer.eosTokenIds], 37);
       if (!result.finished) continue;
       finished += 1;
       const text = decoder.decode(result.text);
@@ -437,6 +458,37 @@ session("SmolLM2's vocabulary under a random model: finished outputs validate, a
   for (const word of mask) for (let bits = word; bits !== 0; bits &= bits - 1) allowed++;
   assert.ok(allowed > 40000, `${allowed} tokens allowed inside a string`);
   assert.ok(walkMs < 200, `a full-trie walk took ${walkMs.toFixed(1)} ms`);
+});
+
+session("ffnskip generate --json-schema FILE and --json-object (SmolLM2)", () => {
+  if (!smolAvailable) {
+    console.log(`  (skipped: ${SMOL_PATH} not found)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "ffnskip-json-"));
+  try {
+    const file = join(dir, "schema.json");
+    writeFileSync(file, JSON.stringify(SCHEMAS["choice"]));
+    const cli = (...flags: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "generate", "--model", SMOL_PATH, "--threads", "1", "--chat", "--json", ...flags], { encoding: "utf8", cwd: join(import.meta.dirname, ".."), timeout: 120_000 });
+    const constrained = cli("--prompt", PROMPTS["choice"]!, "--json-schema", file, "--max-tokens", "120");
+    assert.is(constrained.status, 0, constrained.stderr);
+    const reply = JSON.parse(constrained.stdout) as { text: string; finishReason: string };
+    assert.is(reply.finishReason, "stop");
+    assert.ok(ajvAccepts(SCHEMAS["choice"]!, reply.text), reply.text);
+    const object = cli("--prompt", "Describe a cat as JSON.", "--json-object", "--max-tokens", "120");
+    assert.is(object.status, 0, object.stderr);
+    const objectReply = JSON.parse(object.stdout) as { text: string; finishReason: string };
+    if (objectReply.finishReason === "stop") assert.type(JSON.parse(objectReply.text), "object");
+    const both = cli("--prompt", "x", "--json-object", "--json-schema", file);
+    assert.is.not(both.status, 0);
+    assert.match(both.stderr, /--json-object/);
+    writeFileSync(file, JSON.stringify({ type: "string", format: "email" }));
+    const unsupported = cli("--prompt", "x", "--json-schema", file);
+    assert.is.not(unsupported.status, 0);
+    assert.match(unsupported.stderr, /json_schema\.schema\.format/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 session.after(async () => {
