@@ -910,42 +910,56 @@ export class VocabularyTrie {
   constructor(tokenBytes: readonly (Uint8Array | undefined)[]) {
     this.vocabSize = tokenBytes.length;
     this.bytes = tokenBytes;
-    const children: Map<number, number>[] = [new Map()];
-    const ending: number[][] = [[]];
+    // Tokens in byte order make the trie in one pass (each token shares its prefix with the one before); nodes come
+    // out in depth-first order, children after their parent and in ascending byte order.
+    const ids: number[] = [];
+    let totalBytes = 0;
+    let longest = 0;
     tokenBytes.forEach((bytes, id) => {
       if (bytes === undefined || bytes.length === 0) return;
-      let at = 0;
-      for (const byte of bytes) {
-        let next = children[at]!.get(byte);
-        if (next === undefined) {
-          next = children.length;
-          children.push(new Map());
-          ending.push([]);
-          children[at]!.set(byte, next);
-        }
-        at = next;
-      }
-      ending[at]!.push(id);
+      ids.push(id);
+      totalBytes += bytes.length;
+      longest = Math.max(longest, bytes.length);
     });
-    const nodes = children.length;
+    ids.sort((a, b) => compareBytes(tokenBytes[a]!, tokenBytes[b]!) || a - b);
+    const parentOf = new Int32Array(totalBytes + 1);
+    const byteOf = new Uint8Array(totalBytes + 1);
+    const endNode = new Int32Array(ids.length);
+    const path = new Int32Array(longest + 1);
+    let nodes = 1;
+    let previous: Uint8Array = new Uint8Array(0);
+    ids.forEach((id, i) => {
+      const bytes = tokenBytes[id]!;
+      let shared = 0;
+      while (shared < previous.length && shared < bytes.length && previous[shared] === bytes[shared]) shared++;
+      for (let depth = shared; depth < bytes.length; depth++) {
+        parentOf[nodes] = path[depth]!;
+        byteOf[nodes] = bytes[depth]!;
+        path[depth + 1] = nodes++;
+      }
+      endNode[i] = path[bytes.length]!;
+      previous = bytes;
+    });
     this.edgeStart = new Int32Array(nodes + 1);
     this.tokenStart = new Int32Array(nodes + 1);
     this.edgeBytes = new Uint8Array(nodes - 1);
     this.edgeTargets = new Int32Array(nodes - 1);
-    this.tokenIds = new Int32Array(ending.reduce((sum, ids) => sum + ids.length, 0));
-    let edge = 0;
-    let token = 0;
+    this.tokenIds = new Int32Array(ids.length);
+    // Counting sort of edges by parent and of tokens by end node; both keep the depth-first (byte, id) order.
+    for (let node = 1; node < nodes; node++) this.edgeStart[parentOf[node]! + 1]! += 1;
+    for (const node of endNode) this.tokenStart[node + 1]! += 1;
     for (let node = 0; node < nodes; node++) {
-      this.edgeStart[node] = edge;
-      for (const [byte, target] of [...children[node]!].sort((a, b) => a[0] - b[0])) {
-        this.edgeBytes[edge] = byte;
-        this.edgeTargets[edge++] = target;
-      }
-      this.tokenStart[node] = token;
-      for (const id of ending[node]!) this.tokenIds[token++] = id;
+      this.edgeStart[node + 1]! += this.edgeStart[node]!;
+      this.tokenStart[node + 1]! += this.tokenStart[node]!;
     }
-    this.edgeStart[nodes] = edge;
-    this.tokenStart[nodes] = token;
+    const edgeFill = this.edgeStart.slice(0, nodes);
+    for (let node = 1; node < nodes; node++) {
+      const edge = edgeFill[parentOf[node]!]!++;
+      this.edgeBytes[edge] = byteOf[node]!;
+      this.edgeTargets[edge] = node;
+    }
+    const tokenFill = this.tokenStart.slice(0, nodes);
+    endNode.forEach((node, i) => (this.tokenIds[tokenFill[node]!++] = ids[i]!));
     // Children come after their parent in node order, so one backward pass sees every subtree before its root.
     this.quoteBelow = new Uint8Array(nodes);
     for (let node = nodes - 1; node >= 0; node--) {
@@ -995,6 +1009,12 @@ export class VocabularyTrie {
       if (this.edgeStart[child + 1]! > this.edgeStart[child]!) this.walk(child, next, mask, string);
     }
   }
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
 /** One generation's constraint: which tokens may come next, and the state after each accepted token. */
