@@ -224,6 +224,7 @@ export class Session {
     let decodeMs = 0;
     let lastYield = now();
     let masked = new Float32Array(0);
+    let stoppedByString = false;
 
     while (true) {
       if (options.signal?.aborted) {
@@ -258,6 +259,7 @@ export class Session {
       if (emit !== "" || stopped) yield { text: emit, tokens: [next] };
       if (stopped || constraint?.finished === true) {
         finishReason = "stop";
+        stoppedByString = stopped;
         break;
       }
       if (generated.length >= maxTokens) break;
@@ -275,7 +277,8 @@ export class Session {
         lastYield = now();
       }
     }
-    if (finishReason !== "stop") {
+    // Text held back as a possible stop-string prefix is output unless a stop string ended generation.
+    if (!stoppedByString) {
       const rest = stopMatcher.push(decoder.flush());
       const tail = rest.emit + (rest.stopped ? "" : stopMatcher.flush());
       if (rest.stopped) finishReason = "stop";

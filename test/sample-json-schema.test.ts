@@ -387,6 +387,17 @@ session("the tiny random-weight model (byte-level BPE and SentencePiece vocabula
     assert.ok(finished >= 8, `${tiny.name}: ${finished} of 24 runs finished`);
   }
   await spm.close();
+  // A stop string that the document's last byte begins is held back while it might match; the end of the JSON outputs it.
+  let heldBack = 0;
+  for (let seed = 0; seed < 6; seed++) {
+    const options = { maxTokens: 120, temperature: 1.2, seed, responseFormat: schemaFormat(SCHEMAS["list"]!) } as const;
+    const plain = await model.generate("json", options).result;
+    const held = await model.generate("json", { ...options, stop: ["}\u0000"] }).result;
+    assert.is(held.text, plain.text, `seed ${seed}`);
+    assert.is(held.finishReason, plain.finishReason);
+    if (plain.finishReason === "stop") heldBack += 1;
+  }
+  assert.ok(heldBack > 0, "some runs ended on the JSON's closing brace");
   const cut = await model.generate("json", { maxTokens: 3, responseFormat: schemaFormat(SCHEMAS["person"]!) }).result;
   assert.is(cut.finishReason, "length");
   assert.throws(() => JSON.parse(cut.text));
