@@ -18,7 +18,7 @@ const SCHEMA = {
       type: "array", minItems: 3, maxItems: 3,
       items: {
         type: "object",
-        properties: { name: { type: "string" }, age: { type: "integer", minimum: 0, maximum: 120 }, city: { type: "string" }, hobbies: { type: "array", items: { type: "string" }, maxItems: 3 } },
+        properties: { name: { type: "string", maxLength: 40 }, age: { type: "integer", minimum: 0, maximum: 120 }, city: { type: "string", maxLength: 40 }, hobbies: { type: "array", items: { type: "string", maxLength: 40 }, maxItems: 3 } },
         required: ["name", "age", "city", "hobbies"], additionalProperties: false,
       },
     },
