@@ -2,8 +2,9 @@
 // It streams text pieces as they complete and ends on EOS, a stop string, the token limit, the end of the
 // context, or an AbortSignal. The model stays usable after any of these.
 
-import { FormatError, InputError, show } from "./errors.js";
+import { FormatError, InputError, UnsupportedError, show } from "./errors.js";
 import type { Transformer } from "./model/transformer.js";
+import { compileResponseFormat, JsonConstraint, type JsonGrammar, type ResponseFormat, validateResponseFormat, VocabularyTrie } from "./sample/json-schema.js";
 import { createSampler, type SamplingOptionsInput, validateSamplingOptions } from "./sample/sampler.js";
 import { createStopMatcher } from "./sample/stop.js";
 import type { SkipController, SkipStats, TokenTrace } from "./skip/controller.js";
@@ -23,6 +24,15 @@ export interface GenerateOptions extends SamplingOptionsInput {
    * map; `step` is the generated token's index and `token` its id (the token that step fed through the model).
    */
   readonly onTrace?: (row: TokenTrace, step: number, token: number) => void;
+  /**
+   * OpenAI's response_format: { type: "json_object" } constrains the output to a JSON object, { type: "json_schema",
+   * json_schema: { schema } } to a JSON document the schema validates, { type: "text" } (the default) leaves it free.
+   * Generation ends right after the JSON value (finishReason "stop"; "eos" when the model ends a complete top-level
+   * number). Reaching maxTokens ("length"), a stop string or the end of the context first leaves the JSON unfinished:
+   * the text then does not parse, as with OpenAI. Schema features the constraint cannot enforce (pattern, format,
+   * overlapping anyOf branches, ...) are an UnsupportedError naming the schema path; see sample/json-schema.ts.
+   */
+  readonly responseFormat?: ResponseFormat;
 }
 
 export interface GeneratedPiece {
@@ -31,6 +41,8 @@ export interface GeneratedPiece {
   /** The token ids this piece came from. */
   readonly tokens: readonly number[];
 }
+
+export type { ResponseFormat };
 
 export type FinishReason = "eos" | "stop" | "length" | "context" | "abort";
 
@@ -78,7 +90,7 @@ const DEFAULT_MAX_TOKENS = 256;
 
 /** Every key of GenerateOptions (the compile-time check below fails when one is added without being listed). */
 export const GENERATE_OPTION_KEYS = [
-  "maxTokens", "stop", "stopOnEos", "signal", "onTrace", "temperature", "topK", "topP", "minP", "repetitionPenalty", "repetitionWindow", "seed",
+  "maxTokens", "stop", "stopOnEos", "signal", "onTrace", "temperature", "topK", "topP", "minP", "repetitionPenalty", "repetitionWindow", "seed", "responseFormat",
 ] as const;
 const _allGenerateKeysListed: Exclude<keyof GenerateOptions, (typeof GENERATE_OPTION_KEYS)[number]> extends never ? true : never = true;
 void _allGenerateKeysListed;
@@ -99,7 +111,22 @@ export function validateGenerateOptions(options: GenerateOptions): void {
   if (options.signal !== undefined && !(typeof options.signal === "object" && options.signal !== null && "aborted" in options.signal)) {
     throw new InputError({ file, field: "signal", expected: "an AbortSignal", actual: show(options.signal) });
   }
+  if (options.responseFormat !== undefined) validateResponseFormat(options.responseFormat);
   validateSamplingOptions(pickSampling(options));
+}
+
+/** Compiled response formats kept per Session (a server sees the same few schemas again and again). */
+const MAX_CACHED_GRAMMARS = 16;
+/** The vocabulary trie of each tokenizer, built on its first constrained generation. */
+const VOCABULARY_TRIES = new WeakMap<Tokenizer, VocabularyTrie>();
+
+function vocabularyTrie(tokenizer: Tokenizer): VocabularyTrie {
+  let trie = VOCABULARY_TRIES.get(tokenizer);
+  if (trie === undefined) {
+    trie = new VocabularyTrie(tokenizer.vocabularyBytes());
+    VOCABULARY_TRIES.set(tokenizer, trie);
+  }
+  return trie;
 }
 
 function pickSampling(options: GenerateOptions): SamplingOptionsInput {
@@ -118,6 +145,7 @@ function pickSampling(options: GenerateOptions): SamplingOptionsInput {
 export class Session {
   /** Token ids whose KV cache rows hold prefill results, position by position. */
   private prefilled: number[] = [];
+  private readonly grammars = new Map<string, JsonGrammar | undefined>();
 
   constructor(
     readonly transformer: Transformer,
@@ -147,6 +175,19 @@ export class Session {
     return logits;
   }
 
+  /** The JSON constraint for a response format (undefined for free text), its grammar compiled once per format. */
+  private jsonConstraint(tokenizer: Tokenizer, format: ResponseFormat | undefined, eosTokenIds: readonly number[]): JsonConstraint | undefined {
+    if (format === undefined) return undefined;
+    const key = JSON.stringify(format);
+    let grammar = this.grammars.get(key);
+    if (!this.grammars.has(key)) {
+      grammar = compileResponseFormat(format);
+      if (this.grammars.size >= MAX_CACHED_GRAMMARS) this.grammars.clear();
+      this.grammars.set(key, grammar);
+    }
+    return grammar === undefined ? undefined : new JsonConstraint(grammar, vocabularyTrie(tokenizer), eosTokenIds);
+  }
+
   /** The cache rows no longer hold any known prefix (something else wrote them). */
   forget(): void {
     this.prefilled.length = 0;
@@ -165,7 +206,9 @@ export class Session {
     const sampler = createSampler(pickSampling(options));
     const stopMatcher = createStopMatcher(options.stop ?? []);
     const decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: true });
-    const eos = new Set(options.stopOnEos === false ? [] : tokenizer.eosTokenIds);
+    const eosTokenIds = options.stopOnEos === false ? [] : tokenizer.eosTokenIds;
+    const eos = new Set(eosTokenIds);
+    const constraint = this.jsonConstraint(tokenizer, options.responseFormat, eosTokenIds);
     const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
 
     const context = [...promptIds];
@@ -180,17 +223,33 @@ export class Session {
     let logits = promptLogits;
     let decodeMs = 0;
     let lastYield = now();
+    let masked = new Float32Array(0);
+    let stoppedByString = false;
 
     while (true) {
       if (options.signal?.aborted) {
         finishReason = "abort";
         break;
       }
-      const next = sampler.sample(logits, context);
+      let scores = logits;
+      if (constraint !== undefined) {
+        if (masked.length !== logits.length) masked = new Float32Array(logits.length);
+        if (constraint.maskLogits(logits, masked) === 0) {
+          // A complete document that no EOS may end (stopOnEos false) and nothing may extend (a number at its digit limit).
+          if (constraint.complete) {
+            finishReason = "stop";
+            break;
+          }
+          throw new UnsupportedError({ file: "response_format", field: "vocabulary", expected: "tokens that spell every JSON byte", actual: `no token continues ${show(text)}` });
+        }
+        scores = masked;
+      }
+      const next = sampler.sample(scores, context);
       if (eos.has(next)) {
         finishReason = "eos";
         break;
       }
+      constraint?.accept(next);
       generated.push(next);
       context.push(next);
       // A model may have more embedding rows than its tokenizer has tokens (a vocabulary padded to a round size): an
@@ -198,8 +257,9 @@ export class Session {
       const { emit, stopped } = stopMatcher.push(next < tokenizer.vocabSize ? decoder.push(next) : "");
       text += emit;
       if (emit !== "" || stopped) yield { text: emit, tokens: [next] };
-      if (stopped) {
+      if (stopped || constraint?.finished === true) {
         finishReason = "stop";
+        stoppedByString = stopped;
         break;
       }
       if (generated.length >= maxTokens) break;
@@ -217,7 +277,8 @@ export class Session {
         lastYield = now();
       }
     }
-    if (finishReason !== "stop") {
+    // Text held back as a possible stop-string prefix is output unless a stop string ended generation.
+    if (!stoppedByString) {
       const rest = stopMatcher.push(decoder.flush());
       const tail = rest.emit + (rest.stopped ? "" : stopMatcher.flush());
       if (rest.stopped) finishReason = "stop";

@@ -7,7 +7,7 @@
 export { loadModel, type LoadOptions } from "./load.js";
 export { LanguageModel } from "./language-model.js";
 export type { GenerationStream, ModelGenerateOptions, SkipSetting } from "./language-model.js";
-export type { FinishReason, GenerateOptions, GeneratedPiece, GenerationResult, GenerationStats } from "./generate.js";
+export type { FinishReason, GenerateOptions, GeneratedPiece, GenerationResult, GenerationStats, ResponseFormat } from "./generate.js";
 export type { HfFolderSource, ModelSource } from "./load.js";
 export type { EngineOptions } from "./model/load.js";
 export type { Config } from "./model/config.js";

@@ -1,8 +1,8 @@
 // ffnskip generate: stream a reply to stdout, a one-line summary to stderr (or one JSON object with --json).
 // ffnskip demo: pull the default model if needed and answer one question (what `npm start` runs).
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { InputError } from "../errors.js";
-import type { GenerationResult } from "../generate.js";
+import type { GenerationResult, ResponseFormat } from "../generate.js";
 import type { LanguageModel, ModelGenerateOptions } from "../language-model.js";
 import { DEFAULT_MODEL_PATH, pullModel } from "../node/pull.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
@@ -16,6 +16,8 @@ const FLAGS = {
   chat: { type: "boolean", help: "wrap the prompt as a user message with the chat template" },
   ...SAMPLING_FLAGS,
   json: { type: "boolean", help: "print one JSON object instead of streaming" },
+  "json-schema": { type: "string", help: "constrain the reply to JSON this schema file validates" },
+  "json-object": { type: "boolean", help: "constrain the reply to a JSON object" },
   trace: { type: "boolean", help: "print the decode-step x layer FFN-skip map after the reply (stderr)" },
   "trace-json": { type: "string", help: "write the FFN-skip trace as JSON to this file" },
 } as const satisfies FlagSpecs;
@@ -24,6 +26,27 @@ export function summaryLine(result: GenerationResult): string {
   const s = result.stats;
   const skip = s.skip.tokens > 0 ? `, FFN skipped ${(100 * s.skip.ratio).toFixed(1)}% (${(100 * s.skip.ratioAfterWarmup).toFixed(1)}% after warm-up)` : "";
   return `[${s.promptTokens} prompt tokens${s.cachedPromptTokens > 0 ? ` (${s.cachedPromptTokens} cached)` : ""}, ${s.generatedTokens} generated, prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s${skip}; finish: ${result.finishReason}]`;
+}
+
+/** --json-schema FILE / --json-object as a response format (undefined: free text). */
+function responseFormat(flags: { "json-schema"?: string; "json-object"?: boolean }): ResponseFormat | undefined {
+  const path = flags["json-schema"];
+  if (path !== undefined && flags["json-object"]) throw new InputError({ file: "ffnskip generate", field: "--json-object", expected: "either --json-schema or --json-object", actual: "both" });
+  if (flags["json-object"]) return { type: "json_object" };
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new InputError({ file: "--json-schema", field: path, expected: "a readable JSON schema file", actual: "no such file" });
+  }
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (error) {
+    throw new InputError({ file: "--json-schema", field: path, expected: "a JSON schema", actual: `invalid JSON (${(error as Error).message})` });
+  }
+  return { type: "json_schema", json_schema: { name: path, schema: schema as object } };
 }
 
 async function streamReply(model: LanguageModel, prompt: string, options: ModelGenerateOptions, json: boolean): Promise<GenerationResult> {
@@ -39,10 +62,11 @@ export async function generate(argv: string[]): Promise<void> {
     return;
   }
   if (flags.prompt === undefined) throw new InputError({ file: "ffnskip generate", field: "--prompt", expected: "the prompt text", actual: "nothing" });
+  const format = responseFormat(flags);
   const model = await openModel(flags);
   const abort = new AbortController();
   process.once("SIGINT", () => abort.abort());
-  const result = await streamReply(model, flags.prompt, { ...samplingOptions(flags), chat: flags.chat === true, signal: abort.signal }, flags.json === true);
+  const result = await streamReply(model, flags.prompt, { ...samplingOptions(flags), chat: flags.chat === true, signal: abort.signal, ...(format === undefined ? {} : { responseFormat: format }) }, flags.json === true);
   const labels = traceLabels(result, (ids) => model.decode(ids));
   if (flags["trace-json"] !== undefined) writeFileSync(flags["trace-json"], `${JSON.stringify(traceJson(result.trace, labels))}\n`);
   if (flags.json) {

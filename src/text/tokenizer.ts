@@ -54,6 +54,11 @@ export interface Tokenizer {
   /** The id of a token spelled as in the vocabulary, or undefined. */
   tokenToId(token: string): number | undefined;
   isSpecialToken(id: number): boolean;
+  /**
+   * Per id, the bytes the token adds to decoded text (as any token after the first), or undefined for special tokens
+   * and unused ids: what constrained decoding (sample/json-schema.ts) matches tokens by.
+   */
+  vocabularyBytes(): readonly (Uint8Array | undefined)[];
   createStreamDecoder(options?: DecodeOptions): StreamDecoder;
 }
 
@@ -420,6 +425,14 @@ class LoadedTokenizer implements Tokenizer {
   isSpecialToken(id: number): boolean {
     this.checkId(id, "id");
     return this.specialIds.has(id);
+  }
+
+  vocabularyBytes(): readonly (Uint8Array | undefined)[] {
+    const bytes: (Uint8Array | undefined)[] = new Array(this.vocabSize);
+    for (let id = 0; id < this.vocabSize; id++) {
+      bytes[id] = this.options.idToToken[id] === undefined || this.specialIds.has(id) ? undefined : this.tokenBytes(id, false);
+    }
+    return bytes;
   }
 
   createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
