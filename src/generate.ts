@@ -216,6 +216,8 @@ export class Session {
     let text = "";
     let finishReason: FinishReason = "length";
     controller.reset();
+    // A call aborted before its turn (e.g. its client left while it waited in a queue) costs no prefill.
+    if (options.signal?.aborted) return abortedBeforePrefill(promptIds.length, controller);
 
     const prefillStart = now();
     const { logits: promptLogits, reused } = this.prefill(promptIds);
@@ -306,6 +308,16 @@ export class Session {
       },
     };
   }
+}
+
+function abortedBeforePrefill(promptTokens: number, controller: SkipController): GenerationResult {
+  return {
+    text: "", tokens: [], finishReason: "abort", trace: controller.trace,
+    stats: {
+      promptTokens, cachedPromptTokens: 0, generatedTokens: 0, prefillMs: 0, decodeMs: 0, prefillTokensPerSecond: 0,
+      decodeTokensPerSecond: 0, skip: controller.stats(),
+    },
+  };
 }
 
 function now(): number {

@@ -29,3 +29,5 @@ export { readSafetensors } from "./io/safetensors.js";
 export { createTransformer } from "./model/load.js";
 export { Transformer, type FfnGate } from "./model/transformer.js";
 export { loadModelFromStream, type StreamLoadOptions } from "./load-stream.js";
+export { createHandler, type ServeHandler, type ServeOptions, type WaitUntil } from "./serve/handler.js";
+export { ApiError } from "./serve/openai.js";

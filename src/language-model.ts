@@ -2,8 +2,8 @@
 // skip controller -> sampler -> stream decoder), serializes calls (one KV cache per model) and reuses the KV
 // cache rows of a prompt prefix that an earlier call already prefilled.
 
-import { ConfigError, FormatError, InputError, show } from "./errors.js";
-import { GENERATE_OPTION_KEYS, type GenerateOptions, type GeneratedPiece, type GenerationResult, Session } from "./generate.js";
+import { ConfigError, FormatError, InputError, ResourceError, show } from "./errors.js";
+import { GENERATE_OPTION_KEYS, type GenerateOptions, type GeneratedPiece, type GenerationResult, Session, validateGenerateOptions } from "./generate.js";
 import type { Config } from "./model/config.js";
 import type { Transformer } from "./model/transformer.js";
 import { SkipController } from "./skip/controller.js";
@@ -30,7 +30,11 @@ export interface ModelGenerateOptions extends GenerateOptions {
   readonly addSpecialTokens?: boolean;
 }
 
-/** An async iterable of text pieces whose `result` resolves when generation ends. */
+/**
+ * An async iterable of text pieces whose `result` resolves when generation ends. Several readers may iterate it,
+ * each seeing every piece; when every reader has left early (break, return, a throw in the loop body) before the
+ * end, generation stops at the next token and `result` ends with finishReason "abort".
+ */
 export interface GenerationStream extends AsyncIterable<GeneratedPiece> {
   readonly result: Promise<GenerationResult>;
 }
@@ -56,6 +60,7 @@ export class LanguageModel {
   /** The model's one token sequence: its KV cache and which prompt prefix the cache holds. */
   readonly session: Session;
   private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(
     readonly name: string,
@@ -91,6 +96,7 @@ export class LanguageModel {
 
   /** Stops the model's helper threads (if any) once pending calls finish; the model is unusable afterwards. */
   close(): Promise<void> {
+    this.closed = true;
     return this.exclusive(async () => this.transformer.close());
   }
 
@@ -109,6 +115,7 @@ export class LanguageModel {
 
   /** Token ids of a prompt: a string (raw, or as one user turn with `chat`), or chat messages. */
   promptIds(prompt: string | readonly ChatMessage[], options: ModelGenerateOptions = {}): number[] {
+    this.checkPromptSize(prompt);
     let ids: number[];
     if (typeof prompt === "string") {
       ids = options.chat ? this.encode(this.applyChatTemplate([{ role: "user", content: prompt }]), { addSpecialTokens: false }) : this.encode(prompt, { addSpecialTokens: options.addSpecialTokens ?? true });
@@ -134,6 +141,26 @@ export class LanguageModel {
   }
 
   /**
+   * Refuses a prompt whose text alone cannot fit the context, before templating or tokenizing it: no token spells
+   * more characters than the longest one in the vocabulary, so text longer than maxContext such tokens (twice
+   * that, for a normalizer that merges character pairs) encodes to at least maxContext tokens. This keeps a
+   * megabyte-sized message from costing a full tokenization, or hitting the template's size bounds, to be refused.
+   */
+  private checkPromptSize(prompt: string | readonly ChatMessage[]): void {
+    let characters = 0;
+    if (typeof prompt === "string") characters = prompt.length;
+    else if (Array.isArray(prompt)) for (const message of prompt) characters += typeof message?.content === "string" ? message.content.length : 0;
+    const longest = this.tokenizer.longestTokenLength;
+    const bound = 2 * longest * this.maxContext;
+    if (characters > bound) {
+      throw new InputError({
+        file: "generate", field: "prompt", expected: `fewer than ${this.maxContext} tokens (the context this model was loaded with)`,
+        actual: `${characters} characters, more than ${this.maxContext} tokens of at most ${longest} characters each can hold`,
+      });
+    }
+  }
+
+  /**
    * Streams the reply to a prompt; `await stream.result` gives the full text, tokens and stats. An empty prompt
    * starts from the BOS token (unconditional generation); a model without one rejects it with InputError. A prompt
    * of maxContext tokens or more is an InputError naming both; generation ends with finishReason "context" when the
@@ -141,19 +168,28 @@ export class LanguageModel {
    */
   generate(prompt: string | readonly ChatMessage[], options: ModelGenerateOptions = {}): GenerationStream {
     const pieces: GeneratedPiece[] = [];
-    let wake: (() => void) | null = null;
+    const waiting: (() => void)[] = [];
     let finished = false;
     let failure: unknown = null;
+    let readers = 0;
+    // Stops the run when the caller's signal fires or every reader has left; the session sees only this signal.
+    const cancel = new AbortController();
     const notify = () => {
-      wake?.();
-      wake = null;
+      for (const wake of waiting.splice(0)) wake();
     };
+    const closedAtCall = this.closed;
     const result = this.exclusive(async () => {
+      const callerSignal = options?.signal;
+      const forward = () => cancel.abort();
       try {
+        if (closedAtCall) throw new ResourceError({ file: this.name, field: "model", expected: "an open model", actual: "a call after close()", detail: "the model is closed; load it again" });
         validateModelOptions(options);
+        validateGenerateOptions(options);
+        if (callerSignal?.aborted) cancel.abort();
+        else callerSignal?.addEventListener("abort", forward, { once: true });
         const policy = options.skip === undefined ? this.skipPolicy : this.resolveSkip(options.skip);
         const ids = this.promptIds(prompt, options);
-        const run = this.session.generate(this.tokenizer, new SkipController(policy, this.config.numLayers), ids, options);
+        const run = this.session.generate(this.tokenizer, new SkipController(policy, this.config.numLayers), ids, { ...options, signal: cancel.signal });
         while (true) {
           const step = await run.next();
           if (step.done) return step.value;
@@ -164,6 +200,7 @@ export class LanguageModel {
         failure = error;
         throw error;
       } finally {
+        callerSignal?.removeEventListener?.("abort", forward);
         finished = true;
         notify();
       }
@@ -173,18 +210,24 @@ export class LanguageModel {
       result,
       async *[Symbol.asyncIterator]() {
         let index = 0;
-        while (true) {
-          if (index < pieces.length) {
-            yield pieces[index++]!;
-            continue;
+        let readToEnd = false;
+        readers++;
+        try {
+          while (true) {
+            if (index < pieces.length) {
+              yield pieces[index++]!;
+              continue;
+            }
+            if (finished) {
+              readToEnd = true;
+              if (failure !== null) throw failure;
+              return;
+            }
+            await new Promise<void>((resolve) => waiting.push(resolve));
           }
-          if (finished) {
-            if (failure !== null) throw failure;
-            return;
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
+        } finally {
+          readers--;
+          if (!readToEnd && readers === 0 && !finished) cancel.abort();
         }
       },
     };

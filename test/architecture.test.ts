@@ -31,6 +31,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["calibrate.ts"], // skip calibration (uses scoring)
   ["load.ts"], // bytes -> LanguageModel
   ["load-stream.ts"], // a byte stream -> LanguageModel
+  ["serve/"], // the OpenAI-compatible HTTP handler (Request -> Response) over a LanguageModel
   ["index.ts"], // the portable entry point
   ["node/"], // file system, threads, downloads
   ["node.ts"], // the ffnskip/node entry point

@@ -119,7 +119,7 @@ if (missing !== null) {
   });
 
   api("unknown paths get 404, wrong methods 405, both with an OpenAI error body", async () => {
-    const notFound = await fetch(`${worker.url}/v1/completions`, { method: "POST", body: "{}" });
+    const notFound = await fetch(`${worker.url}/v1/embeddings`, { method: "POST", body: "{}" });
     assertError({ status: notFound.status, text: "", json: await notFound.json() }, 404, null, "unknown_url");
     const wrongMethod = await fetch(`${worker.url}/v1/chat/completions`);
     assert.is(wrongMethod.headers.get("allow"), "POST, OPTIONS");

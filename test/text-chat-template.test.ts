@@ -59,6 +59,17 @@ unit("bad messages: InputError naming the field", () => {
   throwsTyped(() => chat.render([{ role: "user", content: "lone \ud83d" }]), InputError, "messages[0]");
 });
 
+unit("a 10 MB message is an InputError on the messages, not an UnsupportedError on the template", () => {
+  const template = createChatTemplate(CHATML_TEMPLATE, {}, "test");
+  try {
+    template.render([{ role: "user", content: "a".repeat(10 << 20) }]);
+    assert.unreachable("rendered 10 MB");
+  } catch (error) {
+    assert.instance(error, InputError, String(error));
+    assert.is((error as InputError).field, "messages");
+  }
+});
+
 unit("raise_exception becomes an InputError carrying the template's message", () => {
   const chat = createChatTemplate("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}ok");
   assert.is(chat.render([{ role: "user", content: "x" }]), "ok");

@@ -14,6 +14,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   convert: { summary: "GGUF -> Hugging Face folder (config.json + model.safetensors + tokenizer)", run: async (a) => (await import("./convert.js")).convert(a) },
   generate: { summary: "stream a reply to --prompt (add --chat for the chat template)", run: async (a) => (await import("./generate.js")).generate(a) },
   chat: { summary: "interactive chat with history", run: async (a) => (await import("./chat.js")).chat(a) },
+  serve: { summary: "OpenAI-compatible HTTP API (--model --host --port --api-key)", run: async (a) => (await import("./serve.js")).serve(a) },
   demo: { summary: "pull SmolLM2 if needed and answer one question (npm start)", run: async (a) => (await import("./generate.js")).demo(a) },
   calibrate: { summary: "calibrate FFN skipping for a target ratio on a text (--data --target --out [--plot])", run: async (a) => (await import("./calibrate.js")).calibrate(a) },
   logits: { summary: "logits for token ids (--json)", run: async (a) => (await import("./token-ids.js")).logits(a) },

@@ -218,6 +218,11 @@ function compile(template: string, specialTokens: ChatSpecialTokens, source: str
     isFallback,
     render(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
       const plainMessages = validateMessages(messages);
+      // The size bound is there for the template's own work; a conversation too large for it is the caller's input.
+      const characters = plainMessages.reduce((sum, m) => sum + (typeof m["content"] === "string" ? m["content"].length : 0), 0);
+      if (characters > MAX_RENDER_LENGTH / 2) {
+        throw new InputError({ file: "chat messages", field: "messages", expected: `at most ${MAX_RENDER_LENGTH / 2} characters of content`, actual: `${characters} characters` });
+      }
       const env = new Environment();
       const globals: Record<string, unknown> = {
         false: false, true: true, none: null, False: false, True: true, None: null,

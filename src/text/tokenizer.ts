@@ -51,6 +51,11 @@ export interface Tokenizer {
   decode(ids: readonly number[], options?: DecodeOptions): string;
   /** The vocabulary's spelling of a token (byte-level "Ġhello", SentencePiece "▁hello", or a special's text). */
   idToToken(id: number): string;
+  /**
+   * Characters in the longest token's spelling: no token covers more text than this (a byte-level spelling has one
+   * character per byte, a SentencePiece one a character per character), so it bounds what a prompt can encode to.
+   */
+  readonly longestTokenLength: number;
   /** The id of a token spelled as in the vocabulary, or undefined. */
   tokenToId(token: string): number | undefined;
   isSpecialToken(id: number): boolean;
@@ -371,6 +376,7 @@ class LoadedTokenizer implements Tokenizer {
   readonly specialTokens: SpecialTokenTexts;
   private readonly specialIds: ReadonlySet<number>;
   private readonly bytesCache: (Uint8Array | undefined)[];
+  private longest = 0;
 
   constructor(
     private readonly library: LibraryTokenizer,
@@ -411,6 +417,11 @@ class LoadedTokenizer implements Tokenizer {
       text += stream.push(id);
     });
     return text + stream.flush();
+  }
+
+  get longestTokenLength(): number {
+    if (this.longest === 0) for (const token of this.options.idToToken) this.longest = Math.max(this.longest, token?.length ?? 0, 1);
+    return this.longest;
   }
 
   idToToken(id: number): string {

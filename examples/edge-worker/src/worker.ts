@@ -3,15 +3,13 @@
 // WebAssembly.Module (a .wasm module import, compiled by the host at deploy time) and the model as bytes from a
 // binding. Runs under workerd locally (workerd.capnp) and on Cloudflare (wrangler.toml, model in R2).
 //
-//   POST /v1/chat/completions   { messages, max_tokens?, temperature?, top_p?, top_k?, min_p?, seed?, stop?, stream? }
-//   GET  /v1/models             the one model this worker serves
+// The API is the package's shared handler (createHandler, src/serve/handler.ts), the same code as `ffnskip serve`:
+//   POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health (see the README's "Serve")
 //   GET  /                      what is loaded, how much WASM memory it takes, how the last generation ended
 
-import { type GenerationResult, type LanguageModel, loadModel, loadModelFromStream } from "ffnskip";
+import { ApiError, createHandler, type GenerationResult, type LanguageModel, loadModel, loadModelFromStream, type ServeHandler } from "ffnskip";
 import kernels from "./kernels.wasm";
 import { applyDefaultSkip } from "../../shared/skip.js";
-import { ApiError, type ChatRequest, completionId, finishReason, parseChatRequest, sse, timings, usage } from "./openai.js";
-
 /** The subset of Cloudflare's R2Bucket this worker uses. */
 interface ModelBucket {
   get(key: string): Promise<{ readonly body: ReadableStream<Uint8Array>; readonly size: number } | null>;
@@ -42,6 +40,10 @@ export interface Env {
   readonly MAX_TOKENS?: string;
   /** "on", "off", or a JSON skip policy; default: the shipped profile, else the examples' paper policy. */
   readonly SKIP?: string;
+  /** Requests must send `Authorization: Bearer <API_KEY>` (a secret binding); unset: no authentication. */
+  readonly API_KEY?: string;
+  /** Access-Control-Allow-Origin for browser clients; unset: no cross-origin access. */
+  readonly CORS_ORIGIN?: string;
 }
 
 /** The execution context's waitUntil: keeps the isolate working on a stream after the Response is returned. */
@@ -56,9 +58,9 @@ interface Loaded {
   readonly loadMs: number;
 }
 
-const CORS = { "access-control-allow-origin": "*" };
-const MAX_BODY_BYTES = 1 << 20;
 let loading: Promise<Loaded> | null = null;
+/** The shared OpenAI handler (src/serve/handler.ts), made on the first request: bindings arrive with it. */
+let handler: ServeHandler | null = null;
 /** How the last generation ended (GET / reports it: e.g. "abort" after a client left mid-stream). */
 let lastGeneration: { number: number; finish_reason: string; completion_tokens: number } | null = null;
 let generations = 0;
@@ -69,47 +71,22 @@ function remember(result: GenerationResult): void {
 
 export default {
   async fetch(request: Request, env: Env, ctx?: WaitUntil): Promise<Response> {
+    const path = new URL(request.url).pathname;
     try {
-      return await route(request, env, ctx);
+      if (path === "/" && request.method === "GET") return Response.json(await status(env, ctx));
+      handler ??= createHandler({
+        model: async () => (await load(env, ctx)).model, modelName: env.MODEL_NAME ?? "SmolLM2-135M-Instruct",
+        skipLabel: env.SKIP || "on (shipped profile, else paper policy)", maxTokens: positiveInt(env.MAX_TOKENS, "MAX_TOKENS") ?? 512,
+        apiKey: env.API_KEY || undefined, corsOrigin: env.CORS_ORIGIN || undefined, onGeneration: remember,
+      });
+      return await handler.fetch(request, ctx);
     } catch (error) {
-      if (error instanceof ApiError) return error.response(CORS);
+      if (error instanceof ApiError) return error.response();
       console.error(error);
-      return new ApiError(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`).response(CORS);
+      return new ApiError(500, `Internal error: ${error instanceof Error ? error.message : String(error)}`).response();
     }
   },
 };
-
-async function route(request: Request, env: Env, ctx?: WaitUntil): Promise<Response> {
-  const url = new URL(request.url);
-  const path = url.pathname.replace(/\/+$/, "") || "/";
-  if (request.method === "OPTIONS") {
-    return new Response(null, { status: 204, headers: { ...CORS, "access-control-allow-methods": "GET, POST, OPTIONS", "access-control-allow-headers": "content-type, authorization" } });
-  }
-  const allow = (methods: string) => {
-    if (!methods.split(", ").includes(request.method)) {
-      throw new ApiError(405, `Method ${request.method} is not allowed on ${path}; use ${methods}`, null, "method_not_allowed");
-    }
-  };
-  try {
-    if (path === "/v1/chat/completions") {
-      allow("POST");
-      return await chatCompletions(request, env, ctx);
-    }
-    if (path === "/v1/models") {
-      allow("GET");
-      const name = env.MODEL_NAME ?? "SmolLM2-135M-Instruct";
-      return Response.json({ object: "list", data: [{ id: name, object: "model", created: 0, owned_by: "ffnskip" }] }, { headers: CORS });
-    }
-    if (path === "/") {
-      allow("GET");
-      return Response.json(await status(env, ctx), { headers: CORS });
-    }
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 405) return error.response({ ...CORS, allow: path === "/v1/chat/completions" ? "POST, OPTIONS" : "GET, OPTIONS" });
-    throw error;
-  }
-  throw new ApiError(404, `Unknown path ${path}; this worker serves POST /v1/chat/completions and GET /v1/models`, null, "unknown_url");
-}
 
 async function status(env: Env, ctx?: WaitUntil) {
   const loaded = await load(env, ctx);
@@ -187,78 +164,4 @@ function positiveInt(text: string | undefined, name: string): number | undefined
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 1) throw new ApiError(500, `${name} must be a positive integer, got ${JSON.stringify(text)}`, null, "bad_configuration");
   return value;
-}
-
-async function chatCompletions(request: Request, env: Env, ctx?: WaitUntil): Promise<Response> {
-  const length = Number(request.headers.get("content-length") ?? "0");
-  if (length > MAX_BODY_BYTES) throw new ApiError(413, `The request body exceeds ${MAX_BODY_BYTES} bytes`, null, "request_too_large");
-  const text = await request.text();
-  if (text.length > MAX_BODY_BYTES) throw new ApiError(413, `The request body exceeds ${MAX_BODY_BYTES} bytes`, null, "request_too_large");
-  const chat = parseChatRequest(text, { maxTokens: positiveInt(env.MAX_TOKENS, "MAX_TOKENS") ?? 512, maxBodyBytes: MAX_BODY_BYTES });
-  const loaded = await load(env, ctx);
-  const { model } = loaded;
-
-  // Fit prompt + completion into the KV cache, or say why not (OpenAI's context_length_exceeded).
-  const promptTokens = model.promptIds(chat.messages).length;
-  const room = model.maxContext - promptTokens;
-  if (room < 1) {
-    throw new ApiError(400, `This model was loaded with a context of ${model.maxContext} tokens; the messages take ${promptTokens}`, "messages", "context_length_exceeded");
-  }
-  if (chat.maxTokens !== undefined && chat.maxTokens > room) {
-    throw new ApiError(400, `This model was loaded with a context of ${model.maxContext} tokens; you requested ${promptTokens + chat.maxTokens} (${promptTokens} in the messages, ${chat.maxTokens} in the completion)`, "max_tokens", "context_length_exceeded");
-  }
-  const maxTokens = chat.maxTokens ?? Math.min(room, positiveInt(env.MAX_TOKENS, "MAX_TOKENS") ?? 512);
-  const id = completionId();
-  const created = Math.floor(Date.now() / 1000);
-  // request.signal fires when the client disconnects (workerd: compatibility flag enable_request_signal).
-  const signal = request.signal ?? new AbortController().signal;
-  return chat.stream ? streamed(loaded, chat, maxTokens, id, created, signal, ctx) : await whole(loaded, chat, maxTokens, id, created, signal, ctx);
-}
-
-async function whole(loaded: Loaded, chat: ChatRequest, maxTokens: number, id: string, created: number, signal: AbortSignal, ctx?: WaitUntil): Promise<Response> {
-  const generation = loaded.model.chat(chat.messages, { ...chat.options, maxTokens, signal });
-  // Keep the isolate working until generation ends even if the client leaves: a request's timers stop with it,
-  // and a generation stuck between two decode steps would hold the model (one KV cache) forever.
-  ctx?.waitUntil(generation.catch(() => {}));
-  const result = await generation;
-  remember(result);
-  return Response.json({
-    id, object: "chat.completion", created, model: loaded.name,
-    choices: [{ index: 0, message: { role: "assistant", content: result.text }, logprobs: null, finish_reason: finishReason(result.finishReason) }],
-    usage: usage(result),
-    ffnskip: { skip: loaded.skip, ...timings(result) },
-  }, { headers: CORS });
-}
-
-/** Server-Sent Events: a role chunk, one chunk per text piece, a final chunk with finish_reason and usage, [DONE]. */
-function streamed(loaded: Loaded, chat: ChatRequest, maxTokens: number, id: string, created: number, signal: AbortSignal, ctx?: WaitUntil): Response {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
-  const encoder = new TextEncoder();
-  const abort = new AbortController();
-  signal.addEventListener("abort", () => abort.abort());
-  const chunk = (delta: object, finish: string | null, extra: object = {}) =>
-    sse({ id, object: "chat.completion.chunk", created, model: loaded.name, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
-  const write = (text: string) => writer.write(encoder.encode(text));
-
-  const stream = loaded.model.generate(chat.messages, { ...chat.options, maxTokens, signal: abort.signal });
-  // As in whole(): the isolate must keep running the generation (to its end or its abort) after the client left.
-  ctx?.waitUntil(stream.result.then(remember, () => {}));
-  const done = (async () => {
-    try {
-      await write(chunk({ role: "assistant", content: "" }, null));
-      for await (const piece of stream) if (piece.text !== "") await write(chunk({ content: piece.text }, null));
-      const result = await stream.result;
-      await write(chunk({}, finishReason(result.finishReason), { usage: usage(result), ffnskip: { skip: loaded.skip, ...timings(result) } }));
-      await write(sse("[DONE]"));
-      await writer.close();
-    } catch (error) {
-      abort.abort(); // the client went away, or generation failed: stop decoding
-      const message = error instanceof Error ? error.message : String(error);
-      await write(sse({ error: { message, type: "server_error", param: null, code: null } })).catch(() => {});
-      await writer.abort(error).catch(() => {});
-    }
-  })();
-  ctx?.waitUntil(done);
-  return new Response(readable, { headers: { ...CORS, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } });
 }
