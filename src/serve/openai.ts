@@ -1,6 +1,7 @@
 // The OpenAI wire format as `ffnskip serve` (and the edge worker) speak it: request validation, where every
 // rejection is an OpenAI-style error body naming the field, and the response / stream-chunk shapes. No model code.
 
+import type { ResponseFormat } from "../sample/json-schema.js";
 import type { FinishReason, GenerationResult } from "../generate.js";
 import type { ModelGenerateOptions } from "../language-model.js";
 import type { ChatMessage } from "../text/chat-template.js";
@@ -32,15 +33,6 @@ export class ApiError extends Error {
     return Response.json({ error: this.body }, { status: this.status, headers: { ...headers, ...this.headers } });
   }
 }
-
-/**
- * The request's `response_format`, passed to the library's `responseFormat` option (constrained decoding); only
- * its outer shape is checked here.
- */
-export type ResponseFormat =
-  | { readonly type: "text" }
-  | { readonly type: "json_object" }
-  | { readonly type: "json_schema"; readonly json_schema: { readonly name?: string; readonly schema: Record<string, unknown>; readonly strict?: boolean } };
 
 /** A validated request: the prompt (messages, or raw text for /v1/completions) and the library's options. */
 export interface CompletionRequest {
@@ -113,6 +105,7 @@ function parseJsonObject(text: string): Record<string, unknown> {
   return body;
 }
 
+/** The request's `response_format` for the library's `responseFormat` option: only its outer shape is checked here. */
 function responseFormat(value: unknown): ResponseFormat | undefined {
   if (value === undefined || value === null) return undefined;
   const param = "response_format";
