@@ -1,4 +1,5 @@
-// FFN skipping inside the real forward pass (tiny random Llamas, and SmolLM2 when pulled):
+// FFN skipping inside the real forward pass (tiny random Llamas, a tiny random Gemma 3 whose skipped FFN includes
+// its pre- and post-norms, and SmolLM2 when pulled):
 //  - "off", and policies that decide to skip nothing, give logits bit-identical to the plain forward pass;
 //  - with aggressive skipping, attention still writes every layer's KV cache row for every position;
 //  - the reported skip count equals the FFN blocks whose weights the kernels never touched (kernel calls counted
@@ -13,7 +14,7 @@ import { SkipController } from "../src/skip/controller.js";
 import { defaultProfileFor } from "../src/skip/default-profiles.js";
 import type { SkipPolicy } from "../src/skip/policies.js";
 import { paperPolicy } from "../src/skip/profile.js";
-import { deepTinyModel, randomTokens, smolLM2 } from "./helpers/skip-models.js";
+import { deepTinyModel, randomTokens, smolLM2, tinyGemma3Model } from "./helpers/skip-models.js";
 
 const test = suite("FFN skipping in the forward pass");
 
@@ -31,6 +32,8 @@ const tiny2 = await deepTinyModel(2, { maxContext: 64 });
 subjects.push({ name: "tiny 2 layers", model: tiny2, prompt: randomTokens(9, 256, 1), steps: 20, paper: { kind: "paper", warmup: 2, coldStart: 0, coldEnd: 2, threshold: 0.5, k: 1 } });
 const tiny8 = await deepTinyModel(8, { maxContext: 128 });
 subjects.push({ name: "tiny 8 layers", model: tiny8, prompt: randomTokens(70, 256, 2), steps: 24, paper: { kind: "paper", warmup: 3, coldStart: 1, coldEnd: 7, threshold: 0.93, k: 2 } });
+const gemma3 = await tinyGemma3Model({ maxContext: 64 });
+subjects.push({ name: "tiny Gemma 3", model: gemma3, prompt: randomTokens(20, 256, 4), steps: 16, paper: { kind: "paper", warmup: 2, coldStart: 1, coldEnd: 5, threshold: 0.9, k: 1 } });
 const smol = await smolLM2("skip-model");
 if (smol !== undefined) {
   const shipped = defaultProfileFor(smol.fingerprint);

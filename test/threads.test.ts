@@ -10,6 +10,7 @@ import { spawnNodeHelper } from "../src/node/threads.js";
 import { InputError, ResourceError } from "../src/errors.js";
 import { TINY_SHAPE, tinyLlamaGgufBytes } from "./fixtures/tiny-llama.js";
 import { mulberry32 } from "./helpers/rng.js";
+import { randomTokens, tinyGemma3Model } from "./helpers/skip-models.js";
 
 const test = suite("threads");
 
@@ -35,6 +36,22 @@ test("tiny Q4_1 model: 1, 2 and 3 threads give bit-identical logits (prefill chu
     const many = await logitsWith(bytes, threads, ids, TINY_SHAPE.vocab);
     many.forEach((rows, i) => assert.ok(rows.every((v, j) => Object.is(v, one[i]![j])), `${threads} threads, step ${i}: identical`));
   }
+});
+
+test("tiny Gemma 3 (sliding-window layers): 2 threads give logits bit-identical to 1, past the window", async () => {
+  const ids = randomTokens(40, 256, 21);
+  const runs: Float32Array[][] = [];
+  for (const threads of [1, 2]) {
+    const { transformer } = await tinyGemma3Model({ maxContext: 64, maxBatch: 16, threads, spawnHelper: spawnNodeHelper });
+    try {
+      const out = [transformer.prefill(ids.slice(0, 30), 0, "all")]; // windows of 8 inside chunks of 16
+      for (let p = 30; p < ids.length; p++) out.push(transformer.decode(ids[p]!, p).slice());
+      runs.push(out);
+    } finally {
+      transformer.close();
+    }
+  }
+  runs[1]!.forEach((rows, i) => assert.ok(rows.every((v, j) => Object.is(v, runs[0]![i]![j])), `step ${i}: identical`));
 });
 
 test("threads > 1 without a way to start helpers is an InputError; a helper that cannot start is a ResourceError", async () => {
