@@ -153,7 +153,7 @@ unit("bad GGUF metadata: typed errors naming the key", () => {
     { "tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": ["<unk>", "a"] }, FormatError, "tokenizer.ggml.scores",
   );
   failsWith(
-    { "general.architecture": "gemma", "tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": ["<unk>", "a"], "tokenizer.ggml.scores": [0, 0] },
+    { "general.architecture": "phi3", "tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": ["<unk>", "a"], "tokenizer.ggml.scores": [0, 0] },
     UnsupportedError, "general.architecture",
   );
   try {
