@@ -361,6 +361,12 @@ if (oracle !== undefined) {
     });
   }
 
+  test("spm-gemma: <end_of_turn>, which its chat template closes turns with, ends generation after <eos>", () => {
+    const tok = fromGguf("spm-gemma");
+    assert.equal(tok.eosTokenIds, [tok.tokenToId("<eos>"), tok.tokenToId("<end_of_turn>")]);
+    assert.equal(tok.encode("<start_of_turn>user\nhi<end_of_turn>\n").slice(0, 2), [tok.tokenToId("<bos>"), tok.tokenToId("<start_of_turn>")]);
+  });
+
   test("stream decoder: pieces concatenate to decode(ids), each a completed prefix, for every corpus string", () => {
     for (const name of ["smollm", ...SENTENCEPIECE_VARIANTS]) {
       const tok = fromGguf(name);
