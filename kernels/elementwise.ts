@@ -1,4 +1,5 @@
-// Element-wise kernels: residual add, SwiGLU, and the residual add that also measures the FFN-skip similarity.
+// Element-wise kernels: residual add, scaling, SwiGLU, GeGLU, and the residual add that also measures the FFN-skip
+// similarity.
 // All take f32 arrays of length n >= 1 (any length, scalar tail), need no alignment, and allow `out` to alias
 // an input (each element is read before it is written).
 
@@ -14,6 +15,20 @@ export function add(out: usize, a: usize, b: usize, n: i32): void {
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+// Contract scale(out, x, s, n): out[i] = x[i] * s.
+export function scale(out: usize, x: usize, s: f32, n: i32): void {
+  const sv = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(x + o), sv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(x + o) * s);
   }
 }
 
@@ -64,3 +79,30 @@ export function residual_add_cosine(x: usize, f: usize, n: i32): f32 {
   if (na == 0 || nb == 0) return 0;
   return d / (Mathf.sqrt(na) * Mathf.sqrt(nb));
 }
+
+// Contract geglu(out, gate, up, n): out[i] = gelu_tanh(gate[i]) * up[i], with PyTorch's tanh approximation
+//   gelu_tanh(g) = 0.5 g (1 + tanh(u)), u = sqrt(2/pi) (g + 0.044715 g^3),
+// computed as g / (1 + exp(-2u)) (the same function: 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u))), which has no
+// cancellation near 0 and gives exactly 0 * up for g far below 0 (exp overflows to inf) and g * up far above.
+export function geglu(out: usize, gate: usize, up: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const c = f32x4.splat(GELU_2_SQRT_2_OVER_PI);
+  const c3 = f32x4.splat(GELU_2_SQRT_2_OVER_PI * <f32>0.044715);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const g = v128.load(gate + o);
+    const twoU = f32x4.add(f32x4.mul(c, g), f32x4.mul(c3, f32x4.mul(g, f32x4.mul(g, g))));
+    const gelu = f32x4.div(g, f32x4.add(one, exp_f32x4(f32x4.neg(twoU))));
+    v128.store(out + o, f32x4.mul(gelu, v128.load(up + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const g = load<f32>(gate + o);
+    const twoU = GELU_2_SQRT_2_OVER_PI * g + GELU_2_SQRT_2_OVER_PI * <f32>0.044715 * (g * (g * g));
+    store<f32>(out + o, g / (<f32>1 + exp_f32(-twoU)) * load<f32>(up + o));
+  }
+}
+
+/** 2 sqrt(2 / pi). */
+const GELU_2_SQRT_2_OVER_PI: f32 = 1.5957691216057308;

@@ -12,7 +12,7 @@ export { matvec_q16_q5_0, matvec_q16_q4_k, matvec_q16_q6_k } from "./qmatvec";
 export { rmsnorm, rmsnorm_heads } from "./norm";
 export { rope } from "./rope";
 export { softmax, attention, attention_f16kv, store_f16 } from "./attention";
-export { add, swiglu, residual_add_cosine } from "./elementwise";
+export { add, scale, swiglu, geglu, residual_add_cosine } from "./elementwise";
 
 /** First byte the host may use: everything below belongs to the module's own static data. */
 export function heap_base(): usize {

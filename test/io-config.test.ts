@@ -23,7 +23,8 @@ const SMOLLM2_HF = {
 };
 const SMOLLM2_CONFIG: Config = {
   architecture: "llama", hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, ffnSize: 1536,
-  vocabSize: 49152, ropeTheta: 100000, ropeScaling: null, rmsEps: 1e-5, tiedEmbeddings: true, contextLength: 8192, slidingWindow: null,
+  vocabSize: 49152, ropeTheta: 100000, ropeScaling: null, rmsEps: 1e-5, tiedEmbeddings: true, contextLength: 8192,
+  queryPreAttnScalar: 64, slidingWindow: null,
 };
 const MINIMAL_HF = { model_type: "llama", hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 160, vocab_size: 256 };
 
@@ -37,7 +38,7 @@ test("HF defaults follow transformers' LlamaConfig", () => {
   const config = configFromHf(MINIMAL_HF);
   assert.equal(config, {
     architecture: "llama", hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 4, headDim: 16, ffnSize: 160, vocabSize: 256,
-    ropeTheta: 10000, ropeScaling: null, rmsEps: 1e-6, tiedEmbeddings: false, contextLength: 2048, slidingWindow: null,
+    ropeTheta: 10000, ropeScaling: null, rmsEps: 1e-6, tiedEmbeddings: false, contextLength: 2048, queryPreAttnScalar: 16, slidingWindow: null,
   });
   assert.is(configFromHf({ ...MINIMAL_HF, head_dim: null, num_key_value_heads: null, rope_theta: null }).headDim, 16);
   assert.is(configFromHf({ ...MINIMAL_HF, head_dim: 32 }).headDim, 32);
@@ -65,16 +66,16 @@ test("RoPE: legacy rope_scaling, transformers 5 rope_parameters, and their prece
 test("Mistral: defaults, and a sliding window shorter than the context is kept (longer or null: none)", () => {
   const mistral = { ...MINIMAL_HF, model_type: "mistral", num_key_value_heads: 2, max_position_embeddings: 32768 };
   const windowed = configFromHf({ ...mistral, sliding_window: 4096 });
-  assert.equal([windowed.contextLength, windowed.slidingWindow], [32768, 4096]);
+  assert.equal([windowed.contextLength, windowed.slidingWindow], [32768, { size: 4096, layers: [true, true], ropeTheta: null }]);
   assert.equal([configFromHf({ ...mistral, sliding_window: null }).contextLength, configFromHf({ ...mistral, sliding_window: null }).slidingWindow], [32768, null]);
   assert.is(configFromHf({ ...mistral, sliding_window: 32768 }).slidingWindow, null, "a window the whole context long restricts nothing");
   assert.is(configFromHf({ ...mistral, sliding_window: 65536 }).slidingWindow, null);
-  assert.is(configFromHf(mistral).slidingWindow, 4096, "MistralConfig's default window is 4096");
+  assert.is(configFromHf(mistral).slidingWindow?.size, 4096, "MistralConfig's default window is 4096");
   const bare = { ...MINIMAL_HF, model_type: "mistral", num_attention_heads: 8, hidden_size: 128, sliding_window: null };
   assert.equal([configFromHf(bare).numKvHeads, configFromHf(bare).contextLength], [8, 131072]);
   assert.is(configFromHf({ ...bare, num_key_value_heads: null }).numKvHeads, 8);
   assert.is(configFromHf({ ...bare, num_attention_heads: 16, num_key_value_heads: null }).numKvHeads, 16);
-  assert.is(configFromHf({ ...bare, model_type: undefined, architectures: ["MistralForCausalLM"], sliding_window: undefined }).slidingWindow, 4096);
+  assert.is(configFromHf({ ...bare, model_type: undefined, architectures: ["MistralForCausalLM"], sliding_window: undefined }).slidingWindow?.size, 4096);
   throwsTyped(() => configFromHf({ ...mistral, layer_types: ["sliding_attention", "full_attention"] }, "m.json"), UnsupportedError, /m\.json: layer_types: expected absent, or "full_attention" for every layer/);
 });
 
@@ -108,7 +109,7 @@ test("HF errors name the field, what was expected and what was found", () => {
   const bad = (patch: Record<string, unknown>) => () => configFromHf({ ...MINIMAL_HF, ...patch }, "cfg.json");
   throwsTyped(() => configFromHf([1]), ConfigError, /config\.json: expected a JSON object, got array of 1/);
   throwsTyped(() => configFromHf(null), ConfigError, /JSON object/);
-  throwsTyped(bad({ model_type: "phi3" }), UnsupportedError, /cfg\.json: model_type: expected one of "llama", "mistral", "qwen2", "qwen3", got "phi3"/);
+  throwsTyped(bad({ model_type: "phi3" }), UnsupportedError, /cfg\.json: model_type: expected one of "llama", "mistral", "qwen2", "qwen3", "gemma3_text", got "phi3"/);
   throwsTyped(bad({ model_type: undefined, architectures: ["GPT2LMHeadModel"] }), UnsupportedError, /GPT2LMHeadModel/);
   throwsTyped(bad({ hidden_size: undefined }), ConfigError, /cfg\.json: hidden_size: expected a value, got nothing \(missing\)/);
   throwsTyped(bad({ hidden_size: "64" }), ConfigError, /hidden_size: expected a positive integer, got "64"/);
@@ -155,7 +156,8 @@ const TINY_GGUF_META: GgufMetadataEntry[] = [
 ];
 const TINY_CONFIG: Config = {
   architecture: "llama", hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, ffnSize: 160, vocabSize: 256,
-  ropeTheta: 10000, ropeScaling: null, rmsEps: Math.fround(1e-5), tiedEmbeddings: true, contextLength: 128, slidingWindow: null,
+  ropeTheta: 10000, ropeScaling: null, rmsEps: Math.fround(1e-5), tiedEmbeddings: true, contextLength: 128,
+  queryPreAttnScalar: 16, slidingWindow: null,
 };
 
 function gguf(change: Record<string, [GgufMetadataEntry[1], GgufMetadataEntry[2]] | null> = {}, tensors: GgufWriteTensor[] = []) {
@@ -185,7 +187,7 @@ test("GGUF: llama.* keys resolve to the Config; tied means no output.weight", ()
 
 test("GGUF errors: types, ranges, architecture, contradictions", () => {
   const bad = (change: Parameters<typeof gguf>[0], tensors?: GgufWriteTensor[]) => () => configFromGguf(gguf(change, tensors));
-  throwsTyped(bad({ "general.architecture": ["STRING", "gpt2"] }), UnsupportedError, /t\.gguf: general\.architecture: expected one of "llama", "qwen2", "qwen3", got "gpt2"/);
+  throwsTyped(bad({ "general.architecture": ["STRING", "gpt2"] }), UnsupportedError, /t\.gguf: general\.architecture: expected one of "llama", "qwen2", "qwen3", "gemma3", got "gpt2"/);
   throwsTyped(bad({ "general.architecture": null }), ConfigError, /general\.architecture: expected a STRING, got nothing \(missing\)/);
   throwsTyped(bad({ "general.architecture": ["UINT32", 1] }), ConfigError, /general\.architecture: expected a STRING, got a UINT32 value 1/);
   throwsTyped(bad({ "llama.block_count": ["STRING", "2"] }), ConfigError, /llama\.block_count: expected an integer, got a STRING value "2"/);
@@ -271,11 +273,99 @@ print(json.dumps(out))
       architecture: t.model_type === "qwen3" ? "qwen3" : "llama", hiddenSize: t.hidden_size, numLayers: t.num_hidden_layers, numHeads: t.num_attention_heads,
       numKvHeads: t.num_key_value_heads, headDim: t.head_dim, ffnSize: t.intermediate_size, vocabSize: t.vocab_size,
       ropeTheta: rope.rope_theta as number, ropeScaling: scaling as Config["ropeScaling"], rmsEps: t.rms_norm_eps,
-      tiedEmbeddings: t.tie_word_embeddings, contextLength: t.max_position_embeddings,
-      slidingWindow: t.sliding_window == null || t.sliding_window >= t.max_position_embeddings ? null : t.sliding_window,
+      tiedEmbeddings: t.tie_word_embeddings, contextLength: t.max_position_embeddings, queryPreAttnScalar: t.head_dim,
+      slidingWindow: t.sliding_window == null || t.sliding_window >= t.max_position_embeddings
+        ? null : { size: t.sliding_window, layers: Array.from({ length: t.num_hidden_layers }, () => true), ropeTheta: null },
     };
     assert.equal(configFromHf(json), expected, `case ${i}: ${JSON.stringify(json)}`);
   });
+});
+
+// Shaped like google/gemma-3-270m's config.json (transformers 4.5x keys: rope_theta, rope_local_base_freq, layer_types).
+const GEMMA3_270M_HF = {
+  _sliding_window_pattern: 6, architectures: ["Gemma3ForCausalLM"], attention_bias: false, attention_dropout: 0.0, attn_logit_softcapping: null,
+  bos_token_id: 2, eos_token_id: 1, final_logit_softcapping: null, head_dim: 256, hidden_activation: "gelu_pytorch_tanh", hidden_size: 640,
+  intermediate_size: 2048, layer_types: Array.from({ length: 18 }, (_, i) => ((i + 1) % 6 === 0 ? "full_attention" : "sliding_attention")),
+  max_position_embeddings: 32768, model_type: "gemma3_text", num_attention_heads: 4, num_hidden_layers: 18, num_key_value_heads: 1,
+  pad_token_id: 0, query_pre_attn_scalar: 256, rms_norm_eps: 1e-6, rope_local_base_freq: 10000.0, rope_scaling: null, rope_theta: 1000000.0,
+  sliding_window: 512, use_bidirectional_attention: false, vocab_size: 262144,
+};
+const GEMMA3_MINIMAL = { model_type: "gemma3_text", hidden_size: 64, num_hidden_layers: 7, num_attention_heads: 4, intermediate_size: 96, vocab_size: 256 };
+
+test("Gemma 3 configs resolve as transformers' Gemma3TextConfig resolves them", () => {
+  const config = configFromHf(GEMMA3_270M_HF);
+  assert.equal(config, {
+    architecture: "gemma3", hiddenSize: 640, numLayers: 18, numHeads: 4, numKvHeads: 1, headDim: 256, ffnSize: 2048, vocabSize: 262144,
+    ropeTheta: 1e6, ropeScaling: null, rmsEps: 1e-6, tiedEmbeddings: true, contextLength: 32768, queryPreAttnScalar: 256,
+    slidingWindow: { size: 512, layers: GEMMA3_270M_HF.layer_types.map((t) => t === "sliding_attention"), ropeTheta: 10000 },
+  });
+  assert.ok(Object.isFrozen(config.slidingWindow) && Object.isFrozen(config.slidingWindow!.layers));
+  const oracle = findOracle();
+  if ("missing" in oracle) {
+    console.log(`  skip: transformers Gemma 3 config cross-check: missing ${oracle.missing}`);
+    return;
+  }
+  const cases: Record<string, unknown>[] = [
+    GEMMA3_270M_HF,
+    GEMMA3_MINIMAL,
+    // 4B-style: linear scaling of the global layers only, the layer kinds from the pattern.
+    { ...GEMMA3_MINIMAL, num_hidden_layers: 13, sliding_window: 1024, sliding_window_pattern: 4, rope_scaling: { factor: 8.0, rope_type: "linear" }, query_pre_attn_scalar: 144 },
+    // transformers 5 keys.
+    { ...GEMMA3_MINIMAL, num_key_value_heads: 2, head_dim: 32, rope_parameters: { full_attention: { rope_type: "linear", factor: 4, rope_theta: 5e5 }, sliding_attention: { rope_type: "default", rope_theta: 2e4 } } },
+  ];
+  const script = `
+import json, sys
+from transformers import AutoConfig
+out = []
+for raw in json.loads(sys.stdin.read()):
+    d = dict(raw)
+    c = AutoConfig.for_model(d.pop("model_type"), **d)
+    out.append({k: getattr(c, k, None) for k in ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size", "vocab_size", "rms_norm_eps", "tie_word_embeddings", "max_position_embeddings", "sliding_window", "layer_types", "query_pre_attn_scalar", "rope_parameters"]})
+print(json.dumps(out))
+`;
+  const run = spawnSync(oracle.python, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1", TRANSFORMERS_VERBOSITY: "error" } });
+  assert.is(run.status, 0, run.stderr);
+  (JSON.parse(run.stdout) as Record<string, any>[]).forEach((t, i) => {
+    const full = t.rope_parameters.full_attention;
+    const expected: Config = {
+      architecture: "gemma3", hiddenSize: t.hidden_size, numLayers: t.num_hidden_layers, numHeads: t.num_attention_heads,
+      numKvHeads: t.num_key_value_heads, headDim: t.head_dim, ffnSize: t.intermediate_size, vocabSize: t.vocab_size,
+      ropeTheta: full.rope_theta, ropeScaling: full.rope_type === "linear" ? { type: "linear", factor: full.factor } : null,
+      rmsEps: t.rms_norm_eps, tiedEmbeddings: t.tie_word_embeddings, contextLength: t.max_position_embeddings,
+      queryPreAttnScalar: t.query_pre_attn_scalar,
+      slidingWindow: { size: t.sliding_window, layers: t.layer_types.map((k: string) => k === "sliding_attention"), ropeTheta: t.rope_parameters.sliding_attention.rope_theta },
+    };
+    assert.equal(configFromHf(cases[i]), expected, `case ${i}: ${JSON.stringify(cases[i])}`);
+  });
+});
+
+test("Gemma 3 config errors: softcapping, bidirectional attention, activations, layer kinds", () => {
+  const bad = (change: Record<string, unknown>) => () => configFromHf({ ...GEMMA3_MINIMAL, ...change }, "cfg.json");
+  throwsTyped(bad({ final_logit_softcapping: 30 }), UnsupportedError, /cfg\.json: final_logit_softcapping: expected null .*got 30/);
+  throwsTyped(bad({ attn_logit_softcapping: 50 }), UnsupportedError, /attn_logit_softcapping/);
+  throwsTyped(bad({ use_bidirectional_attention: true }), UnsupportedError, /use_bidirectional_attention/);
+  throwsTyped(bad({ hidden_activation: "gelu" }), UnsupportedError, /hidden_activation: expected "gelu_pytorch_tanh"/);
+  throwsTyped(bad({ layer_types: ["full_attention"] }), ConfigError, /layer_types: expected 7 entries/);
+  throwsTyped(bad({ layer_types: Array(7).fill("chunked_attention") }), ConfigError, /layer_types/);
+  throwsTyped(bad({ sliding_window: null }), ConfigError, /sliding_window: expected a positive integer/);
+  throwsTyped(bad({ rope_parameters: { sliding_attention: { rope_type: "linear", factor: 2 } } }), UnsupportedError, /rope_parameters\.sliding_attention\.rope_type/);
+  throwsTyped(bad({ num_hidden_layers: 2 ** 30 }), ConfigError, /num_hidden_layers: expected at most 1048576 without layer_types/);
+});
+
+test("Gemma 3 GGUF metadata: llama.cpp's hard-coded layer pattern, local RoPE base and attention scale", () => {
+  const gemma = (change: Record<string, [GgufMetadataEntry[1], GgufMetadataEntry[2]] | null>) => {
+    const renamed = Object.fromEntries(TINY_GGUF_META.map(([key, type, value]) => [key.replace(/^llama\./, "gemma3."), [type, value]]));
+    // Tensors only to count: the layer pattern is built per layer, so the block count is checked against them first.
+    const tensors = Array.from({ length: 8 }, (_, i) => ({ name: `t${i}`, dtype: "F32" as const, shape: [1], data: new Uint8Array(4) }));
+    return gguf({ ...Object.fromEntries(TINY_GGUF_META.map(([key]) => [key, null])), ...renamed, "general.architecture": ["STRING", "gemma3"], "gemma3.attention.sliding_window": ["UINT32", 512], ...change }, tensors);
+  };
+  const config = configFromGguf(gemma({ "gemma3.block_count": ["UINT32", 7] }));
+  assert.is(config.architecture, "gemma3");
+  assert.equal(config.slidingWindow, { size: 512, layers: [true, true, true, true, true, false, true], ropeTheta: 10000 });
+  assert.is(config.queryPreAttnScalar, 16, "1/sqrt(head_dim) below the 27B");
+  throwsTyped(() => configFromGguf(gemma({ "gemma3.attention.sliding_window": null })), ConfigError, /gemma3\.attention\.sliding_window: expected an integer/);
+  throwsTyped(() => configFromGguf(gemma({ "gemma3.final_logit_softcapping": ["FLOAT32", 30] })), UnsupportedError, /final_logit_softcapping/);
+  throwsTyped(() => configFromGguf(gemma({ "gemma3.block_count": ["UINT32", 2 ** 31] })), FormatError, /gemma3\.block_count: expected at most 8 layers/);
 });
 
 test.run();

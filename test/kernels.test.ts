@@ -431,4 +431,38 @@ other("add, swiglu, residual_add_cosine", () => {
   const none = put(arena, new Float32Array(5), "none");
   assert.ok(Math.abs(simd.residual_add_cosine(same, none, 5) - 1) < 1e-6, "an FFN that adds nothing has similarity 1");
 });
+other("scale, geglu (GELU tanh approximation)", () => {
+  const rand = mulberry32(12);
+  for (let it = 0; it < ITERATIONS; it++) {
+    for (const n of FLOAT_SIZES) {
+      const arena = freshArena();
+      // Gates up to +-60 on one draw: exp(-2u) over- and underflows there.
+      const gate = put(arena, randomF32(rand, n, it === 1 ? 60 : 4), "gate");
+      const up = put(arena, randomF32(rand, n, 4), "up");
+      const outA = arena.alloc(n * 4, "outA");
+      const outB = arena.alloc(n * 4, "outB");
+      simd.geglu(outA, gate, up, n);
+      twin.geglu(outB, gate, up, n);
+      assertClose(arena.f32(outA, n), arena.f32(outB, n), (i) => 2e-6 * Math.abs(arena.f32(outB, n)[i]!) + 1e-7, `geglu ${n}`);
+      const s = 25.298221281347036;
+      simd.scale(outA, gate, s, n);
+      twin.scale(outB, gate, s, n);
+      assertClose(arena.f32(outA, n), arena.f32(outB, n), () => 0, `scale ${n}`);
+      simd.scale(gate, gate, s, n);
+      assertClose(arena.f32(gate, n), arena.f32(outB, n), () => 0, `scale in place ${n}`);
+    }
+  }
+  // torch.nn.functional.gelu(x, approximate="tanh") in float32 at these points (an independent oracle for both).
+  // Torch's 1 + tanh(u) cancels for negative x (at -3 it is off by 1e-5 relative, 4e-8 absolute), hence the absolute term.
+  const xs = new Float32Array([-10, -3, -0.5, 1e-3, 1, 2.5, 10]);
+  const torchValues = [-0, -0.0036374330520629883, -0.1542859971523285, 0.0005003989790566266, 0.8411920070648193, 2.4849157333374023, 10];
+  const arena = freshArena();
+  const x = put(arena, xs, "x");
+  const ones = put(arena, new Float32Array(xs.length).fill(1), "ones");
+  const out = arena.alloc(xs.length * 4, "out");
+  for (const [name, kernels] of [["simd", simd], ["twin", twin]] as const) {
+    kernels.geglu(out, x, ones, xs.length);
+    assertClose(arena.f32(out, xs.length), new Float32Array(torchValues), (i) => 2e-6 * Math.abs(torchValues[i]!) + 1e-7, `${name} geglu vs torch`);
+  }
+});
 other.run();

@@ -1,5 +1,5 @@
-// FFN skipping inside the real forward pass (tiny random Llamas, the same restated as qwen3 / llama3 / mistral, and
-// SmolLM2 when pulled):
+// FFN skipping inside the real forward pass (tiny random Llamas, the same restated as qwen3 / llama3 / mistral, a
+// tiny random Gemma 3 whose skipped FFN includes its pre- and post-norms, and SmolLM2 when pulled):
 //  - "off", and policies that decide to skip nothing, give logits bit-identical to the plain forward pass;
 //  - with aggressive skipping, attention still writes every layer's KV cache row for every position;
 //  - the reported skip count equals the FFN blocks whose weights the kernels never touched (kernel calls counted
@@ -14,7 +14,7 @@ import { SkipController } from "../src/skip/controller.js";
 import { defaultProfileFor } from "../src/skip/default-profiles.js";
 import type { SkipPolicy } from "../src/skip/policies.js";
 import { paperPolicy } from "../src/skip/profile.js";
-import { deepTinyModel, randomTokens, smolLM2, tinyFamilyModel } from "./helpers/skip-models.js";
+import { deepTinyModel, randomTokens, smolLM2, tinyFamilyModel, tinyGemma3Model } from "./helpers/skip-models.js";
 
 const test = suite("FFN skipping in the forward pass");
 
@@ -36,9 +36,11 @@ subjects.push({ name: "tiny 8 layers", model: tiny8, prompt: randomTokens(70, 25
 for (const family of ["qwen3", "llama3", "mistral"] as const) {
   const model = await tinyFamilyModel(family, 6, { maxContext: 128 });
   const expected = { qwen3: ["qwen3", null, null], llama3: ["llama", null, "llama3"], mistral: ["llama", 16, null] }[family];
-  assert.equal([model.config.architecture, model.config.slidingWindow, model.config.ropeScaling?.type ?? null], expected, `tiny ${family} is what it says`);
+  assert.equal([model.config.architecture, model.config.slidingWindow?.size ?? null, model.config.ropeScaling?.type ?? null], expected, `tiny ${family} is what it says`);
   subjects.push({ name: `tiny ${family} 6 layers`, model, prompt: randomTokens(70, 256, 4), steps: 20, paper: { kind: "paper", warmup: 2, coldStart: 1, coldEnd: 5, threshold: 0.5, k: 1 } });
 }
+const gemma3 = await tinyGemma3Model({ maxContext: 64 });
+subjects.push({ name: "tiny Gemma 3", model: gemma3, prompt: randomTokens(20, 256, 4), steps: 16, paper: { kind: "paper", warmup: 2, coldStart: 1, coldEnd: 5, threshold: 0.9, k: 1 } });
 const smol = await smolLM2("skip-model");
 if (smol !== undefined) {
   const shipped = defaultProfileFor(smol.fingerprint);

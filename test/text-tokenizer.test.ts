@@ -201,7 +201,7 @@ unit("bad GGUF metadata: typed errors naming the key", () => {
     { "tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": ["<unk>", "a"] }, FormatError, "tokenizer.ggml.scores",
   );
   failsWith(
-    { "general.architecture": "gemma", "tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": ["<unk>", "a"], "tokenizer.ggml.scores": [0, 0] },
+    { "general.architecture": "phi3", "tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": ["<unk>", "a"], "tokenizer.ggml.scores": [0, 0] },
     UnsupportedError, "general.architecture",
   );
   try {
@@ -408,6 +408,12 @@ if (oracle !== undefined) {
       });
     });
   }
+
+  test("spm-gemma: <end_of_turn>, which its chat template closes turns with, ends generation after <eos>", () => {
+    const tok = fromGguf("spm-gemma");
+    assert.equal(tok.eosTokenIds, [tok.tokenToId("<eos>"), tok.tokenToId("<end_of_turn>")]);
+    assert.equal(tok.encode("<start_of_turn>user\nhi<end_of_turn>\n").slice(0, 2), [tok.tokenToId("<bos>"), tok.tokenToId("<start_of_turn>")]);
+  });
 
   test("stream decoder: pieces concatenate to decode(ids), each a completed prefix, for every corpus string", () => {
     for (const name of ["smollm", ...SENTENCEPIECE_VARIANTS]) {

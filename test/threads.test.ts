@@ -10,7 +10,7 @@ import { spawnNodeHelper } from "../src/node/threads.js";
 import { InputError, ResourceError } from "../src/errors.js";
 import { TINY_SHAPE, tinyLlamaGgufBytes } from "./fixtures/tiny-llama.js";
 import { mulberry32 } from "./helpers/rng.js";
-import { tinyFamilyFiles } from "./helpers/skip-models.js";
+import { randomTokens, tinyFamilyFiles, tinyGemma3Model } from "./helpers/skip-models.js";
 
 const test = suite("threads");
 
@@ -48,6 +48,22 @@ test("tiny mistral (sliding window 16, shorter than the 40-token prefill) and qw
     const two = await logitsWith(source, 2, ids, TINY_SHAPE.vocab);
     two.forEach((rows, i) => assert.ok(rows.every((v, j) => Object.is(v, one[i]![j])), `${family}, 2 threads, step ${i}: identical`));
   }
+});
+
+test("tiny Gemma 3 (sliding-window layers): 2 threads give logits bit-identical to 1, past the window", async () => {
+  const ids = randomTokens(40, 256, 21);
+  const runs: Float32Array[][] = [];
+  for (const threads of [1, 2]) {
+    const { transformer } = await tinyGemma3Model({ maxContext: 64, maxBatch: 16, threads, spawnHelper: spawnNodeHelper });
+    try {
+      const out = [transformer.prefill(ids.slice(0, 30), 0, "all")]; // windows of 8 inside chunks of 16
+      for (let p = 30; p < ids.length; p++) out.push(transformer.decode(ids[p]!, p).slice());
+      runs.push(out);
+    } finally {
+      transformer.close();
+    }
+  }
+  runs[1]!.forEach((rows, i) => assert.ok(rows.every((v, j) => Object.is(v, runs[0]![i]![j])), `step ${i}: identical`));
 });
 
 test("threads > 1 without a way to start helpers is an InputError; a helper that cannot start is a ResourceError", async () => {

@@ -23,8 +23,21 @@ export type RopeScaling =
   // factors being the F32 [headDim / 2] tensor rope_freqs.weight (read with the weights, not part of the metadata).
   | { readonly type: "frequencyFactors" };
 
+/** Local (sliding-window) attention layers: Gemma 3's local layers, or every layer of a Mistral with a window. */
+export interface SlidingWindow {
+  /** A query at position p attends to positions p - size + 1 .. p: itself and size - 1 before it (HF's and llama.cpp's mask). */
+  readonly size: number;
+  /** Per layer: true for a local (windowed) layer, false for a global one. */
+  readonly layers: readonly boolean[];
+  /**
+   * RoPE base of the local layers (Gemma 3's rope_local_base_freq; they take no frequency scaling), or null: they
+   * rope like every other layer (Mistral, whose every layer is local).
+   */
+  readonly ropeTheta: number | null;
+}
+
 export interface Config {
-  /** The family (model/family.ts): "llama" also runs SmolLM, TinyLlama and Mistral; "qwen2" Qwen2 and Qwen2.5. */
+  /** The family (model/family.ts): "llama" also runs SmolLM, TinyLlama and Mistral; "qwen2" Qwen2 and Qwen2.5; "gemma3" Gemma 3 text models. */
   readonly architecture: Architecture;
   /** d_model: width of the residual stream. */
   readonly hiddenSize: number;
@@ -50,8 +63,10 @@ export interface Config {
   readonly tiedEmbeddings: boolean;
   /** Longest sequence (prompt + generated) the model supports; also the KV cache capacity by default. */
   readonly contextLength: number;
-  /** Each position attends to itself and the window - 1 positions before it only (Mistral), or null: all before it. */
-  readonly slidingWindow: number | null;
+  /** Attention scores are q·k / sqrt(queryPreAttnScalar): headDim, except Gemma 3's query_pre_attn_scalar. */
+  readonly queryPreAttnScalar: number;
+  /** Local (sliding-window) attention layers with their own RoPE base, or null: every layer attends to the whole context. */
+  readonly slidingWindow: SlidingWindow | null;
 }
 
 type Json = Record<string, unknown>;
@@ -62,13 +77,15 @@ const HF_FAMILIES = {
   mistral: { architecture: "MistralForCausalLM", family: "llama", defaultKvHeads: 8, defaultContext: 4096 * 32 },
   qwen2: { architecture: "Qwen2ForCausalLM", family: "qwen2", defaultKvHeads: 32, defaultContext: 32768 },
   qwen3: { architecture: "Qwen3ForCausalLM", family: "qwen3", defaultKvHeads: 32, defaultContext: 32768 },
+  gemma3_text: { architecture: "Gemma3ForCausalLM", family: "gemma3", defaultKvHeads: 4, defaultContext: 131072 },
 } as const;
 type HfFamily = keyof typeof HF_FAMILIES;
 
-/** Resolves a Hugging Face config.json (already parsed) for a Llama, Mistral, Qwen2 or Qwen3 model. */
+/** Resolves a Hugging Face config.json (already parsed) for a Llama, Mistral, Qwen2, Qwen3 or Gemma 3 model. */
 export function configFromHf(json: unknown, file = "config.json"): Config {
   if (!isObject(json)) throw new ConfigError({ file, expected: "a JSON object", actual: show(json) });
   const family = hfFamily(json, file);
+  if (family === "gemma3_text") return gemma3FromHf(json, file);
   const read = new HfReader(json, file);
 
   const hiddenSize = read.positiveInt("hidden_size");
@@ -108,7 +125,7 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
   // Mistral restricts attention to the last sliding_window positions (transformers' sliding-window mask: key
   // positions q - window < k <= q). A window as long as the context restricts nothing and is dropped.
   const contextLength = maxPositions;
-  let slidingWindow: number | null = null;
+  let slidingWindow: SlidingWindow | null = null;
   if (family === "mistral") {
     // MistralConfig defaults a missing key to 4096; an explicit null turns the window off.
     const window = json.sliding_window === undefined ? 4096 : json.sliding_window;
@@ -116,13 +133,87 @@ export function configFromHf(json: unknown, file = "config.json"): Config {
       if (typeof window !== "number" || !Number.isSafeInteger(window) || window < 1) {
         throw new ConfigError({ file, field: "sliding_window", expected: "null or a positive integer", actual: show(window) });
       }
-      if (window < contextLength) slidingWindow = window;
+      if (window < contextLength) slidingWindow = { size: window, layers: Array.from({ length: numLayers }, () => true), ropeTheta: null };
     }
   }
 
   return finish({
     architecture: HF_FAMILIES[family].family, hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
-    rmsEps, tiedEmbeddings, contextLength, slidingWindow,
+    rmsEps, tiedEmbeddings, contextLength, queryPreAttnScalar: headDim, slidingWindow,
+  }, file, HF_FIELDS);
+}
+
+/**
+ * Gemma3TextConfig (transformers' configuration_gemma3.py): its defaults for missing keys, layer_types (else every
+ * sliding_window_pattern-th layer global, the rest local), and RoPE either per layer type (rope_parameters
+ * { full_attention, sliding_attention }) or the legacy rope_theta, rope_local_base_freq and rope_scaling (which
+ * applies to the global layers only).
+ */
+const MOST_PATTERN_LAYERS = 1 << 20;
+
+function gemma3FromHf(json: Json, file: string): Config {
+  const read = new HfReader(json, file);
+  const hiddenSize = read.positiveInt("hidden_size");
+  const numLayers = read.positiveInt("num_hidden_layers");
+  const numHeads = read.positiveInt("num_attention_heads");
+  const numKvHeads = read.positiveInt("num_key_value_heads", json.num_key_value_heads === undefined ? HF_FAMILIES.gemma3_text.defaultKvHeads : numHeads);
+  const headDim = read.positiveInt("head_dim", 256);
+  const maxPositions = read.positiveInt("max_position_embeddings", HF_FAMILIES.gemma3_text.defaultContext);
+  const activation = read.optional("hidden_activation") ?? "gelu_pytorch_tanh";
+  if (activation !== "gelu_pytorch_tanh") throw new UnsupportedError({ file, field: "hidden_activation", expected: '"gelu_pytorch_tanh"', actual: show(activation) });
+  if (read.boolean("attention_bias", false)) throw new UnsupportedError({ file, field: "attention_bias", expected: "false (no bias terms)", actual: "true" });
+  if (read.boolean("use_bidirectional_attention", false)) throw new UnsupportedError({ file, field: "use_bidirectional_attention", expected: "false (causal attention)", actual: "true" });
+  // Gemma 2 capped logits with tanh; Gemma 3 configs say null, and a value would mean a model this engine does not run.
+  for (const key of ["final_logit_softcapping", "attn_logit_softcapping"]) {
+    if (!read.absent(key)) throw new UnsupportedError({ file, field: key, expected: "null (no softcapping, as in Gemma 3)", actual: show(json[key]) });
+  }
+
+  let layers: boolean[];
+  if (!read.absent("layer_types")) {
+    const types = json.layer_types;
+    if (!Array.isArray(types) || types.length !== numLayers || types.some((t) => t !== "sliding_attention" && t !== "full_attention")) {
+      throw new ConfigError({ file, field: "layer_types", expected: `${numLayers} entries, each "sliding_attention" or "full_attention"`, actual: show(types) });
+    }
+    layers = types.map((t) => t === "sliding_attention");
+  } else {
+    // The list is built per layer, so an absurd layer count must fail here rather than exhaust memory (the tensor
+    // count bounds it properly later, in load.ts).
+    if (numLayers > MOST_PATTERN_LAYERS) throw new ConfigError({ file, field: "num_hidden_layers", expected: `at most ${MOST_PATTERN_LAYERS} without layer_types`, actual: String(numLayers) });
+    const pattern = read.positiveInt("sliding_window_pattern", 6);
+    layers = Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
+  }
+
+  const params = json.rope_parameters ?? {};
+  if (!isObject(params)) throw new ConfigError({ file, field: "rope_parameters", expected: "null or an object", actual: show(params) });
+  const legacyScaling = json.rope_scaling ?? {};
+  if (!isObject(legacyScaling)) throw new ConfigError({ file, field: "rope_scaling", expected: "null or an object", actual: show(legacyScaling) });
+  const ropeOf = (type: "full_attention" | "sliding_attention", extra: Json, legacyThetaKey: string, defaultTheta: number) => {
+    const given = params[type] ?? {};
+    if (!isObject(given)) throw new ConfigError({ file, field: `rope_parameters.${type}`, expected: "null or an object", actual: show(given) });
+    const merged: Json = { ...given, ...extra };
+    const theta = new HfReader(json, file).positiveNumber(legacyThetaKey, defaultTheta);
+    const typeRead = new HfReader(merged, file, `rope_parameters.${type}.`);
+    const ropeTheta = typeRead.positiveNumber("rope_theta", theta);
+    const ropeType = merged.rope_type ?? merged.type ?? "default";
+    if (ropeType === "default") return { ropeTheta, ropeScaling: null };
+    if (ropeType === "linear" && type === "full_attention") return { ropeTheta, ropeScaling: { type: "linear", factor: typeRead.positiveNumber("factor") } as RopeScaling };
+    throw new UnsupportedError({ file, field: `rope_parameters.${type}.rope_type`, expected: type === "full_attention" ? '"default" or "linear"' : '"default"', actual: show(ropeType) });
+  };
+  const global = ropeOf("full_attention", legacyScaling, "rope_theta", 1_000_000);
+  const local = ropeOf("sliding_attention", {}, "rope_local_base_freq", 10_000);
+
+  const size = json.sliding_window === undefined ? 4096 : json.sliding_window;
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1) {
+    throw new ConfigError({ file, field: "sliding_window", expected: "a positive integer", actual: show(size) });
+  }
+
+  return finish({
+    architecture: "gemma3", hiddenSize, numLayers, numHeads, numKvHeads, headDim,
+    ffnSize: read.positiveInt("intermediate_size"), vocabSize: read.positiveInt("vocab_size"),
+    ropeTheta: global.ropeTheta, ropeScaling: global.ropeScaling, rmsEps: read.positiveNumber("rms_norm_eps", 1e-6),
+    tiedEmbeddings: read.boolean("tie_word_embeddings", true), contextLength: maxPositions,
+    queryPreAttnScalar: read.positiveNumber("query_pre_attn_scalar", 256),
+    slidingWindow: { size, layers, ropeTheta: local.ropeTheta },
   }, file, HF_FIELDS);
 }
 
@@ -307,9 +398,28 @@ export function configFromGguf(gguf: GgufFile): Config {
   }
 
   const tiedEmbeddings = !gguf.tensors.some((t) => t.name === GLOBAL_TENSORS.lmHead.gguf);
+  let queryPreAttnScalar = headDim;
+  let slidingWindow: SlidingWindow | null = null;
+  if (architecture === "gemma3") {
+    if (gguf.metadata.has(key("final_logit_softcapping"))) {
+      throw new UnsupportedError({ file, field: key("final_logit_softcapping"), expected: "absent (no softcapping, as in Gemma 3)", actual: show(gguf.metadata.get(key("final_logit_softcapping"))) });
+    }
+    // What llama.cpp (llama-model.cpp, LLM_ARCH_GEMMA3) hard-codes rather than reads: every sixth layer global, the
+    // local layers' RoPE base 10000 unscaled, and the attention scale 1/sqrt(head_dim) except for the 27B (62
+    // layers), whose query_pre_attn_scalar is hidden_size / heads.
+    queryPreAttnScalar = numLayers === 62 ? Math.floor(hiddenSize / numHeads) : headDim;
+    if (numLayers > gguf.tensors.length) {
+      throw new FormatError({ file, field: key("block_count"), expected: `at most ${gguf.tensors.length} layers (the file's tensor count)`, actual: String(numLayers) });
+    }
+    slidingWindow = {
+      size: read.int(key("attention.sliding_window")),
+      layers: Array.from({ length: numLayers }, (_, i) => (i + 1) % 6 !== 0),
+      ropeTheta: 10_000,
+    };
+  }
   return finish({
     architecture, hiddenSize, numLayers, numHeads, numKvHeads, headDim, ffnSize, vocabSize, ropeTheta, ropeScaling,
-    rmsEps, tiedEmbeddings, contextLength, slidingWindow: null,
+    rmsEps, tiedEmbeddings, contextLength, queryPreAttnScalar, slidingWindow,
   }, file, ggufFields(name));
 }
 
@@ -377,7 +487,12 @@ function finish(config: Config, file: string, names: FieldNames): Config {
     const scaling = config.ropeScaling === null || config.ropeScaling.type === "frequencyFactors" ? "" : `, ${config.ropeScaling.type} scaling factor ${config.ropeScaling.factor}`;
     throw fail(names.ropeTheta, "a RoPE base and scaling whose rotation angles are finite in float32 over the context", `base ${config.ropeTheta}${scaling}: a frequency of ${frequency}`);
   }
-  return Object.freeze({ ...config, ropeScaling: config.ropeScaling === null ? null : Object.freeze({ ...config.ropeScaling }) });
+  const window = config.slidingWindow;
+  return Object.freeze({
+    ...config,
+    ropeScaling: config.ropeScaling === null ? null : Object.freeze({ ...config.ropeScaling }),
+    slidingWindow: window === null ? null : Object.freeze({ ...window, layers: Object.freeze([...window.layers]) }),
+  });
 }
 
 /**

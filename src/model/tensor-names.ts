@@ -1,6 +1,8 @@
 // The one table of weight names: our role for each tensor, its Hugging Face name and its GGUF name.
 // Loaders and the converter look names up here; nothing else spells a tensor name.
 
+import type { Architecture } from "./family.js";
+
 export type GlobalTensor = "embed" | "finalNorm" | "lmHead";
 export type LayerTensor = "attnNorm" | "wq" | "wk" | "wv" | "wo" | "ffnNorm" | "wGate" | "wUp" | "wDown";
 
@@ -16,6 +18,9 @@ export const LAYER_TENSORS: Readonly<Record<LayerTensor, { readonly hf: string; 
   wk: { hf: "self_attn.k_proj.weight", gguf: "attn_k.weight" },
   wv: { hf: "self_attn.v_proj.weight", gguf: "attn_v.weight" },
   wo: { hf: "self_attn.o_proj.weight", gguf: "attn_output.weight" },
+  // WARNING, the norm name trap: this is the pre-FFN norm, which Llama's HF checkpoints call
+  // post_attention_layernorm. Gemma 3 calls it pre_feedforward_layernorm (HF_NAME_OVERRIDES) and uses the name
+  // post_attention_layernorm for a different tensor: the norm on the attention output (attnPostNorm below).
   ffnNorm: { hf: "post_attention_layernorm.weight", gguf: "ffn_norm.weight" },
   wGate: { hf: "mlp.gate_proj.weight", gguf: "ffn_gate.weight" },
   wUp: { hf: "mlp.up_proj.weight", gguf: "ffn_up.weight" },
@@ -31,24 +36,33 @@ export const LAYER_BIASES: Readonly<Record<LayerBias, { readonly hf: string; rea
   bv: { hf: "self_attn.v_proj.bias", gguf: "attn_v.bias" },
 };
 
-/** Per-head Q and K norm weights, [headDim] each, of the families that have them (model/family.ts qkNorm). */
-export type LayerQkNorm = "qNorm" | "kNorm";
+/** Norms of the families that have them (model/family.ts): per-head q/k norms (qkNorm), post-sublayer norms (postNorms). */
+export type ExtraLayerNorm = "qNorm" | "kNorm" | "attnPostNorm" | "ffnPostNorm";
 
-export const LAYER_QK_NORMS: Readonly<Record<LayerQkNorm, { readonly hf: string; readonly gguf: string }>> = {
+export const EXTRA_LAYER_NORMS: Readonly<Record<ExtraLayerNorm, { readonly hf: string; readonly gguf: string }>> = {
   qNorm: { hf: "self_attn.q_norm.weight", gguf: "attn_q_norm.weight" },
   kNorm: { hf: "self_attn.k_norm.weight", gguf: "attn_k_norm.weight" },
+  // WARNING, the norm name trap (see ffnNorm above): in Gemma 3 this HF name is the norm on the attention output,
+  // before the residual add, not the pre-FFN norm it is in Llama.
+  attnPostNorm: { hf: "post_attention_layernorm.weight", gguf: "post_attention_norm.weight" },
+  ffnPostNorm: { hf: "post_feedforward_layernorm.weight", gguf: "post_ffw_norm.weight" },
+};
+
+/** HF names that differ by family (GGUF names do not). */
+const HF_NAME_OVERRIDES: Readonly<Partial<Record<Architecture, Partial<Record<LayerTensor, string>>>>> = {
+  gemma3: { ffnNorm: "pre_feedforward_layernorm.weight" },
 };
 
 /** The GGUF-only tensor of Llama 3 files: llama.cpp's per-frequency RoPE divisors, F32 [headDim / 2]. */
 export const ROPE_FREQS_GGUF = "rope_freqs.weight";
 
-type AnyLayerTensor = LayerTensor | LayerBias | LayerQkNorm;
+export type AnyLayerTensor = LayerTensor | LayerBias | ExtraLayerNorm;
 
 const layerEntry = (tensor: AnyLayerTensor) =>
-  tensor in LAYER_TENSORS ? LAYER_TENSORS[tensor as LayerTensor] : tensor in LAYER_QK_NORMS ? LAYER_QK_NORMS[tensor as LayerQkNorm] : LAYER_BIASES[tensor as LayerBias];
+  tensor in LAYER_TENSORS ? LAYER_TENSORS[tensor as LayerTensor] : tensor in LAYER_BIASES ? LAYER_BIASES[tensor as LayerBias] : EXTRA_LAYER_NORMS[tensor as ExtraLayerNorm];
 
-export function hfLayerName(layer: number, tensor: AnyLayerTensor): string {
-  return `model.layers.${layer}.${layerEntry(tensor).hf}`;
+export function hfLayerName(layer: number, tensor: AnyLayerTensor, architecture: Architecture = "llama"): string {
+  return `model.layers.${layer}.${HF_NAME_OVERRIDES[architecture]?.[tensor as LayerTensor] ?? layerEntry(tensor).hf}`;
 }
 
 export function ggufLayerName(layer: number, tensor: AnyLayerTensor): string {

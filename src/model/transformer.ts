@@ -10,6 +10,7 @@ import { FORMAT_KERNELS, type Kernels, type Ptr, Q16_MATVEC } from "../runtime/k
 import type { ThreadPool, TiledKernelName } from "../runtime/pool.js";
 import type { TiledDType } from "../runtime/tiles.js";
 import type { Config } from "./config.js";
+import { FAMILIES, type FamilyTraits } from "./family.js";
 import { ropeAngles, ropeInverseFrequencies } from "./rope.js";
 import type { Matrix, Projection, Weights } from "./weights.js";
 
@@ -17,7 +18,7 @@ import type { Matrix, Projection, Weights } from "./weights.js";
 export interface FfnGate {
   /** Whether layer `layer`'s FFN runs for the tokens of the current forward() call. */
   runFfn(layer: number): boolean;
-  /** cos(h, h + FFN(norm(h))) measured for token `token` (index in the batch) at layer `layer`. */
+  /** cos(h, h + FFN(norm(h))) measured for token `token` (index in the batch) at layer `layer` (FFN including its post-norm, if any). */
   observe(layer: number, token: number, similarity: number): void;
 }
 
@@ -39,6 +40,8 @@ export interface RunState {
   readonly scores: Ptr; // f32[numHeads][maxContext] attention scores
   readonly ropeCos: Ptr; // f32[maxBatch][headDim / 2]
   readonly ropeSin: Ptr; // f32[maxBatch][headDim / 2]
+  readonly ropeCosLocal: Ptr; // f32[maxBatch][headDim / 2] for the sliding-window layers' RoPE base (empty without)
+  readonly ropeSinLocal: Ptr; // f32[maxBatch][headDim / 2]
   readonly scratch: Ptr; // f32[4 * widest input] matmul work space (file-layout matrices)
   readonly qx: Ptr; // i16[maxBatch][widest input]: quantized activations for the tiled kernels
   readonly dx: Ptr; // f32[maxBatch][widest / 32] their block scales
@@ -66,7 +69,9 @@ function runStateLayout(config: Config, maxContext: number, maxBatch: number, kv
     ["att", maxBatch * qDim * f], ["proj", maxBatch * config.hiddenSize * f], ["gateUp", maxBatch * 2 * config.ffnSize * f],
     ["ffnAct", maxBatch * config.ffnSize * f], ["logits", maxBatch * config.vocabSize * f],
     ["scores", config.numHeads * maxContext * f], ["ropeCos", maxBatch * (config.headDim / 2) * f],
-    ["ropeSin", maxBatch * (config.headDim / 2) * f], ["scratch", 4 * widest * f],
+    ["ropeSin", maxBatch * (config.headDim / 2) * f],
+    ["ropeCosLocal", config.slidingWindow === null ? 0 : maxBatch * (config.headDim / 2) * f],
+    ["ropeSinLocal", config.slidingWindow === null ? 0 : maxBatch * (config.headDim / 2) * f], ["scratch", 4 * widest * f],
     ["qx", maxBatch * 2 * widest], ["dx", maxBatch * Math.ceil(widest / 32) * f], ["px", maxBatch * Math.ceil(widest / 32) * f],
   ];
   const kv = kvCache === "f16" ? 2 : 4;
@@ -81,7 +86,8 @@ export function allocateRunState(config: Config, arena: Arena, maxContext: numbe
   return Object.freeze({
     maxContext, maxBatch,
     x: ptr.x!, xb: ptr.xb!, qkv: ptr.qkv!, att: ptr.att!, proj: ptr.proj!, gateUp: ptr.gateUp!, ffnAct: ptr.ffnAct!,
-    logits: ptr.logits!, scores: ptr.scores!, ropeCos: ptr.ropeCos!, ropeSin: ptr.ropeSin!, scratch: ptr.scratch!,
+    logits: ptr.logits!, scores: ptr.scores!, ropeCos: ptr.ropeCos!, ropeSin: ptr.ropeSin!,
+    ropeCosLocal: ptr.ropeCosLocal!, ropeSinLocal: ptr.ropeSinLocal!, scratch: ptr.scratch!,
     qx: ptr.qx!, dx: ptr.dx!, px: ptr.px!, kvCache,
     kCache: layers.map((l) => ptr[`kCache${l}`]!), vCache: layers.map((l) => ptr[`vCache${l}`]!),
   });
@@ -103,6 +109,9 @@ export type LogitsWanted = "last" | "all" | "none";
 
 export class Transformer {
   private readonly invFreq: Float32Array;
+  /** The sliding-window layers' inverse frequencies where they have their own base (Gemma 3's, unscaled), or null. */
+  private readonly invFreqLocal: Float32Array | null;
+  private readonly family: FamilyTraits;
 
   constructor(
     readonly config: Config,
@@ -114,6 +123,9 @@ export class Transformer {
     readonly pool: ThreadPool | null = null,
   ) {
     this.invFreq = ropeInverseFrequencies(config, weights.ropeFactors === null ? null : arena.f32(weights.ropeFactors, config.headDim / 2));
+    const localTheta = config.slidingWindow?.ropeTheta ?? null;
+    this.invFreqLocal = localTheta === null ? null : ropeInverseFrequencies({ ...config, ropeTheta: localTheta, ropeScaling: null }, null);
+    this.family = FAMILIES[config.architecture];
   }
 
   /** Threads computing each forward pass (1 without a pool). */
@@ -167,13 +179,22 @@ export class Transformer {
     const kvDim = c.numKvHeads * c.headDim;
     const qkvDim = qDim + 2 * kvDim;
     const rowOf = (buffer: Ptr, width: number, t: number) => buffer + t * width * F32;
-    this.writeRopeAngles(startPos, n);
+    const half = c.headDim / 2;
+    this.writeRopeAngles(this.invFreq, s.ropeCos, s.ropeSin, startPos, n);
+    if (this.invFreqLocal !== null) this.writeRopeAngles(this.invFreqLocal, s.ropeCosLocal, s.ropeSinLocal, startPos, n);
+    // Scores are q·k / sqrt(queryPreAttnScalar), the attention kernel divides by sqrt(headDim): scale q by the ratio.
+    const qScale = c.queryPreAttnScalar === c.headDim ? 1 : Math.sqrt(c.headDim / c.queryPreAttnScalar);
 
-    // Token embeddings: one row of the embedding table per token.
+    // Token embeddings: one row of the embedding table per token (times sqrt(hidden) in f32 where the family says).
     for (let t = 0; t < n; t++) this.dequantRow(w.embed, tokens[t]!, rowOf(s.x, h, t));
+    if (this.family.scalesEmbeddings) k.scale(s.x, s.x, Math.fround(Math.sqrt(h)), n * h);
 
     for (let l = 0; l < c.numLayers; l++) {
       const layer = w.layers[l]!;
+      const local = c.slidingWindow?.layers[l] === true;
+      const localRope = local && this.invFreqLocal !== null;
+      const ropeCos = localRope ? s.ropeCosLocal : s.ropeCos;
+      const ropeSin = localRope ? s.ropeSinLocal : s.ropeSin;
 
       // Attention sublayer. RMSNorm, then the Q, K and V projections (one fused matrix when they share a format).
       for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.attnNorm, h, c.rmsEps);
@@ -182,21 +203,23 @@ export class Transformer {
         const qkv = rowOf(s.qkv, qkvDim, t);
         // Families with Q/K/V biases (qwen2) add them before RoPE.
         if (layer.qkvBias !== null) k.add(qkv, qkv, layer.qkvBias, qkvDim);
-        // Families with per-head Q and K norms (qwen3) normalize every head before RoPE.
+        // Families with per-head Q and K norms (qwen3, gemma3) normalize every head before RoPE.
         if (layer.qNorm !== null && layer.kNorm !== null) {
           k.rmsnorm_heads(qkv, layer.qNorm, c.numHeads, c.headDim, c.rmsEps);
           k.rmsnorm_heads(qkv + qDim * F32, layer.kNorm, c.numKvHeads, c.headDim, c.rmsEps);
         }
+        if (qScale !== 1) k.scale(qkv, qkv, qScale, qDim);
         // RoPE on the query heads and the key heads, which sit next to each other in the row.
-        k.rope(qkv, c.numHeads + c.numKvHeads, c.headDim, rowOf(s.ropeCos, c.headDim / 2, t), rowOf(s.ropeSin, c.headDim / 2, t));
+        k.rope(qkv, c.numHeads + c.numKvHeads, c.headDim, rowOf(ropeCos, half, t), rowOf(ropeSin, half, t));
         // Keys and values into this position's row of the layer's KV cache.
         this.storeKv(s.kCache[l]!, startPos + t, qkv + qDim * F32);
         this.storeKv(s.vCache[l]!, startPos + t, qkv + (qDim + kvDim) * F32);
       }
-      // Causal attention: token t attends to positions 0 .. startPos + t (the last slidingWindow of them, if set).
-      this.attend(l, startPos, n);
-      // Output projection and residual.
+      // Causal attention: token t attends to positions 0 .. startPos + t (the last window.size of them in local layers).
+      this.attend(l, startPos, n, local ? c.slidingWindow!.size : 0);
+      // Output projection (and the family's post-attention norm) and residual.
       this.project(batched, [layer.wo], s.proj, h, s.att, n);
+      if (layer.attnPostNorm !== null) for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.proj, h, t), rowOf(s.proj, h, t), layer.attnPostNorm, h, c.rmsEps);
       k.add(s.x, s.x, s.proj, n * h);
 
       // FFN sublayer, unless the skip controller says this layer's FFN is redundant for these tokens.
@@ -204,11 +227,13 @@ export class Transformer {
       if (gate.runFfn(l)) {
         for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.ffnNorm, h, c.rmsEps);
         this.project(batched, layer.gateUp, s.gateUp, 2 * c.ffnSize, s.xb, n);
+        const activation = this.family.activation === "gelu_tanh" ? k.geglu : k.swiglu;
         for (let t = 0; t < n; t++) {
           const gateUp = rowOf(s.gateUp, 2 * c.ffnSize, t);
-          k.swiglu(rowOf(s.ffnAct, c.ffnSize, t), gateUp, gateUp + c.ffnSize * F32, c.ffnSize);
+          activation(rowOf(s.ffnAct, c.ffnSize, t), gateUp, gateUp + c.ffnSize * F32, c.ffnSize);
         }
         this.project(batched, [layer.wDown], s.proj, h, s.ffnAct, n);
+        if (layer.ffnPostNorm !== null) for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.proj, h, t), rowOf(s.proj, h, t), layer.ffnPostNorm, h, c.rmsEps);
         // Residual add, measuring cos(h, h + FFN(norm(h))) for the skip controller in the same pass.
         for (let t = 0; t < n; t++) gate.observe(l, t, k.residual_add_cosine(rowOf(s.x, h, t), rowOf(s.proj, h, t), h));
       }
@@ -245,27 +270,26 @@ export class Transformer {
     }
   }
 
-  /** Attention of the batch's n queries (in the qkv rows) over layer l's cache, into the att rows. */
-  private attend(l: number, startPos: number, n: number): void {
+  /**
+   * Attention of the batch's n queries (in the qkv rows) over layer l's cache, into the att rows. With a window
+   * (> 0) a query sees only the last `window` positions: the kernel gets the cache from the first of them on.
+   */
+  private attend(l: number, startPos: number, n: number, window: number): void {
     const { config: c, state: s, kernels: k } = this;
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
     const qkvDim = qDim + 2 * kvDim;
     const f16 = s.kvCache === "f16";
-    const window = c.slidingWindow;
-    // The first cached position token t sees: 0, or with a sliding window the start of its last `window` positions.
-    const first = (t: number) => (window === null ? 0 : Math.max(0, startPos + t + 1 - window));
-    const rowBytes = kvDim * (f16 ? 2 : 4);
-    if (this.pool !== null && first(n - 1) === 0) {
-      this.pool.attention(f16, s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim);
+    if (this.pool !== null) {
+      this.pool.attention(f16, s.att, s.qkv, s.kCache[l]!, s.vCache[l]!, c.numHeads, c.numKvHeads, c.headDim, kvDim, startPos + 1, n, qDim, qkvDim, window);
       return;
     }
     const attention = f16 ? k.attention_f16kv : k.attention;
+    const rowBytes = kvDim * (f16 ? 2 : 4);
     for (let t = 0; t < n; t++) {
-      const [out, q, from] = [s.att + t * qDim * F32, s.qkv + t * qkvDim * F32, first(t)];
-      const [keys, values, seqLen] = [s.kCache[l]! + from * rowBytes, s.vCache[l]! + from * rowBytes, startPos + t + 1 - from];
-      if (this.pool !== null) this.pool.attention(f16, out, q, keys, values, c.numHeads, c.numKvHeads, c.headDim, kvDim, seqLen, 1, qDim, qkvDim);
-      else attention(out, q, keys, values, c.numHeads, c.numKvHeads, c.headDim, kvDim, seqLen, s.scores, 0, c.numHeads);
+      const seqLen = startPos + t + 1;
+      const first = window > 0 && seqLen > window ? seqLen - window : 0;
+      attention(s.att + t * qDim * F32, s.qkv + t * qkvDim * F32, s.kCache[l]! + first * rowBytes, s.vCache[l]! + first * rowBytes, c.numHeads, c.numKvHeads, c.headDim, kvDim, seqLen - first, s.scores, 0, c.numHeads);
     }
   }
 
@@ -281,11 +305,11 @@ export class Transformer {
     else new Uint8Array(this.arena.memory.buffer).copyWithin(cache + position * kvDim * 4, from, from + kvDim * 4);
   }
 
-  private writeRopeAngles(startPos: number, n: number): void {
+  private writeRopeAngles(invFreq: Float32Array, cosPtr: Ptr, sinPtr: Ptr, startPos: number, n: number): void {
     const half = this.config.headDim / 2;
-    const cos = this.arena.f32(this.state.ropeCos, n * half);
-    const sin = this.arena.f32(this.state.ropeSin, n * half);
-    for (let t = 0; t < n; t++) ropeAngles(this.invFreq, startPos + t, cos.subarray(t * half, (t + 1) * half), sin.subarray(t * half, (t + 1) * half));
+    const cos = this.arena.f32(cosPtr, n * half);
+    const sin = this.arena.f32(sinPtr, n * half);
+    for (let t = 0; t < n; t++) ropeAngles(invFreq, startPos + t, cos.subarray(t * half, (t + 1) * half), sin.subarray(t * half, (t + 1) * half));
   }
 
   private checkInput(tokens: readonly number[], startPos: number): void {

@@ -16,7 +16,7 @@ import type { Arena } from "../runtime/arena.js";
 import { FORMAT_KERNELS, type Kernels, type Ptr, Q16_MATVEC } from "../runtime/kernels.js";
 import type { Config } from "./config.js";
 import { canTile, repackToTiles, type TiledDType } from "../runtime/tiles.js";
-import { GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, type LayerBias, type LayerQkNorm, type LayerTensor, ROPE_FREQS_GGUF } from "./tensor-names.js";
+import { type AnyLayerTensor, GLOBAL_TENSORS, type GlobalTensor, ggufLayerName, ggufRowForHfRow, hfLayerName, ROPE_FREQS_GGUF } from "./tensor-names.js";
 
 /** A tensor as the file describes it. */
 export interface TensorInfo {
@@ -65,12 +65,14 @@ export interface LayerWeights {
   readonly attnNorm: Ptr; // f32[hidden]
   readonly qkv: Projection; // [numHeads*headDim + 2*numKvHeads*headDim, hidden]: Q, K, V rows (HF RoPE order)
   readonly qkvBias: Ptr | null; // f32[numHeads*headDim + 2*numKvHeads*headDim]: Q, K, V biases (qwen2), else null
-  readonly qNorm: Ptr | null; // f32[headDim]: RMSNorm weight shared by every query head (qwen3), else null
-  readonly kNorm: Ptr | null; // f32[headDim]: the same for every key head
   readonly wo: Matrix; // [hidden, numHeads*headDim]
   readonly ffnNorm: Ptr; // f32[hidden]
   readonly gateUp: Projection; // [2*ffnSize, hidden]: gate rows then up rows
   readonly wDown: Matrix; // [hidden, ffnSize]
+  readonly qNorm: Ptr | null; // f32[headDim]: RMSNorm weight of every query head (family qkNorm), else null
+  readonly kNorm: Ptr | null; // f32[headDim]: of every key head
+  readonly attnPostNorm: Ptr | null; // f32[hidden]: on the attention output (family postNorms), else null
+  readonly ffnPostNorm: Ptr | null; // f32[hidden]: on the FFN output
 }
 
 export interface Weights {
@@ -107,6 +109,8 @@ export interface Placement {
   readonly normF32: Ptr | null;
   /** expandToF32: where this tensor's rows go as f32. */
   readonly expandF32: Ptr | null;
+  /** A norm stored as w whose family multiplies by (1 + w) (family hfNormPlusOne): 1 is added to its f32 values. */
+  readonly addOne: boolean;
 }
 
 export interface WeightPlan {
@@ -174,6 +178,11 @@ export function finishTensor(p: Placement, arena: Arena, kernels: Kernels, file:
     }
   }
   if (p.normF32 !== null) (kernels[FORMAT_KERNELS[p.info.dtype].dequantRow] as (out: Ptr, w: Ptr, cols: number) => void)(p.normF32, p.dest, p.cols);
+  if (p.addOne) {
+    // In f32, as HF computes 1.0 + weight.float(); the norm kernel then multiplies by the sum.
+    const values = arena.f32(p.normF32 ?? p.dest, p.cols);
+    for (let i = 0; i < p.cols; i++) values[i] = values[i]! + 1;
+  }
   if (p.expandF32 !== null) {
     const dequant = kernels[FORMAT_KERNELS[p.info.dtype].dequantRow] as (out: Ptr, w: Ptr, cols: number) => void;
     for (let r = 0; r < p.rows; r++) dequant(p.expandF32 + r * p.cols * 4, p.dest + r * perRow, p.cols);
@@ -208,7 +217,7 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
         name: part.name, info: checkedInfo(table, part.name, [part.rows, plan.cols]), dest: ptr + row0 * perRow, rows: part.rows, cols: plan.cols,
         reorderHeadDim: part.ropeHeads && table.naming === "gguf" && FAMILIES[config.architecture].ggufPermutesQK ? config.headDim : 0,
         tile: tiled ? (dtype as TiledDType) : null, normF32: null,
-        expandF32: expanded === null ? null : expanded + row0 * plan.cols * 4,
+        expandF32: expanded === null ? null : expanded + row0 * plan.cols * 4, addOne: false,
       });
       row0 += part.rows;
     }
@@ -216,8 +225,10 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
     return { ptr, dtype, layout: tiled ? "tiles4" : "rows", q16Decode: fast && !tiled && Q16_MATVEC[dtype] !== undefined, rows, cols: plan.cols, rowBytes: perRow };
   });
   const one = (name: string, rows: number, cols: number): MatrixPlan => ({ parts: [{ name, rows, ropeHeads: false }], cols });
+  const family = FAMILIES[config.architecture];
+  const normsAddOne = table.naming === "hf" && family.hfNormPlusOne;
   /** A vector (norm weight, bias) of `length` values, read as f32; `f32Dest` places it inside a larger buffer. */
-  const vector = (name: string, length: number, f32Dest?: Ptr): Ptr => {
+  const vector = (name: string, length: number, f32Dest?: Ptr, addOne = false): Ptr => {
     const info = checkedInfo(table, name, [length]);
     if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16") {
       throw new UnsupportedError({ file: table.file, field: name, expected: "a vector in F32, F16 or BF16", actual: info.dtype });
@@ -225,12 +236,12 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
     const inPlace = info.dtype === "F32" && f32Dest === undefined;
     const dest = inPlace ? alloc(info.byteLength, name) : info.dtype === "F32" ? f32Dest! : alloc(info.byteLength, name);
     const normF32 = info.dtype === "F32" ? null : (f32Dest ?? alloc(length * 4, `${name} (f32)`));
-    placements.push({ name, info, dest, rows: 1, cols: length, reorderHeadDim: 0, tile: null, normF32, expandF32: null });
+    placements.push({ name, info, dest, rows: 1, cols: length, reorderHeadDim: 0, tile: null, normF32, expandF32: null, addOne });
     return normF32 ?? dest;
   };
-  const norm = (name: string): Ptr => vector(name, h);
+  const norm = (name: string, length = h): Ptr => vector(name, length, undefined, normsAddOne);
   const globalName = (tensor: GlobalTensor) => GLOBAL_TENSORS[tensor][table.naming];
-  const layerName = (l: number, tensor: LayerTensor | LayerBias | LayerQkNorm) => (table.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor));
+  const layerName = (l: number, tensor: AnyLayerTensor) => (table.naming === "gguf" ? ggufLayerName(l, tensor) : hfLayerName(l, tensor, config.architecture));
 
   const embed = build(one(globalName("embed"), config.vocabSize, h))[0]!;
   const layers: LayerWeights[] = [];
@@ -245,20 +256,21 @@ function planWeightsWith(config: Config, table: TensorTable, alloc: Allocate, op
       cols: h,
     });
     let qkvBias: Ptr | null = null;
-    if (FAMILIES[config.architecture].qkvBias) {
+    if (family.qkvBias) {
       qkvBias = alloc((q + 2 * kv) * 4, `layer ${l} Q, K, V biases`);
       vector(layerName(l, "bq"), q, qkvBias);
       vector(layerName(l, "bk"), kv, qkvBias + q * 4);
       vector(layerName(l, "bv"), kv, qkvBias + (q + kv) * 4);
     }
-    const qkNorm = FAMILIES[config.architecture].qkNorm === true;
-    const qNorm = qkNorm ? vector(layerName(l, "qNorm"), config.headDim) : null;
-    const kNorm = qkNorm ? vector(layerName(l, "kNorm"), config.headDim) : null;
     const wo = build(one(layerName(l, "wo"), h, q))[0]!;
     const ffnNorm = norm(layerName(l, "ffnNorm"));
     const gateUp = build({ parts: [{ name: layerName(l, "wGate"), rows: config.ffnSize, ropeHeads: false }, { name: layerName(l, "wUp"), rows: config.ffnSize, ropeHeads: false }], cols: h });
     const wDown = build(one(layerName(l, "wDown"), h, config.ffnSize))[0]!;
-    layers.push(Object.freeze({ attnNorm, qkv: Object.freeze(qkv), qkvBias, qNorm, kNorm, wo, ffnNorm, gateUp: Object.freeze(gateUp), wDown }));
+    const qNorm = family.qkNorm ? norm(layerName(l, "qNorm"), config.headDim) : null;
+    const kNorm = family.qkNorm ? norm(layerName(l, "kNorm"), config.headDim) : null;
+    const attnPostNorm = family.postNorms ? norm(layerName(l, "attnPostNorm")) : null;
+    const ffnPostNorm = family.postNorms ? norm(layerName(l, "ffnPostNorm")) : null;
+    layers.push(Object.freeze({ attnNorm, qkv: Object.freeze(qkv), qkvBias, wo, ffnNorm, gateUp: Object.freeze(gateUp), wDown, qNorm, kNorm, attnPostNorm, ffnPostNorm }));
   }
   const finalNorm = norm(globalName("finalNorm"));
   const lmHead = config.tiedEmbeddings ? embed : build(one(globalName("lmHead"), config.vocabSize, h))[0]!;

@@ -232,6 +232,23 @@ export function createReferenceKernels(memory: WebAssembly.Memory): Kernels {
       for (let i = 0; i < n; i++) o[i] = as[i]! + bs[i]!;
     },
 
+    scale(out, x, s, n) {
+      const xs = f32(x, n).slice();
+      const o = f32(out, n);
+      for (let i = 0; i < n; i++) o[i] = xs[i]! * Math.fround(s);
+    },
+
+    // PyTorch's tanh form of the approximation, in f64 (the WASM kernel uses the equivalent logistic form).
+    geglu(out, gate, up, n) {
+      const g = f32(gate, n).slice();
+      const u = f32(up, n).slice();
+      const o = f32(out, n);
+      for (let i = 0; i < n; i++) {
+        const x = g[i]!;
+        o[i] = 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))) * u[i]!;
+      }
+    },
+
     swiglu(out, gate, up, n) {
       const g = f32(gate, n).slice();
       const u = f32(up, n).slice();

@@ -60,7 +60,9 @@ export interface Kernels extends FormatKernels {
   store_f16(dst: Ptr, src: Ptr, n: number): void;
   // kernels/elementwise.ts
   add(out: Ptr, a: Ptr, b: Ptr, n: number): void;
+  scale(out: Ptr, x: Ptr, s: number, n: number): void;
   swiglu(out: Ptr, gate: Ptr, up: Ptr, n: number): void;
+  geglu(out: Ptr, gate: Ptr, up: Ptr, n: number): void;
   residual_add_cosine(x: Ptr, f: Ptr, n: number): number;
 }
 

@@ -44,8 +44,11 @@ const TILES_PER_CLAIM = 16;
 const TILED_SLOTS = ["kernel", "out", "w", "qx", "dx", "px", "rows", "cols", "n", "outStride"] as const;
 /** A decode matvec on file-layout rows: participants claim row ranges (kernel: ROW_KERNELS index). */
 const ROW_SLOTS = ["kernel", "out", "w", "qx", "dx", "px", "rows", "cols", "rowBytes"] as const;
-/** Attention for n tokens with causal lengths firstSeqLen + t (f16: 1 for an f16 KV cache). */
-const ATTENTION_SLOTS = ["out", "q", "kCache", "vCache", "nHeads", "nKvHeads", "headDim", "kvStride", "firstSeqLen", "n", "outStride", "qStride", "f16"] as const;
+/**
+ * Attention for n tokens with causal lengths firstSeqLen + t (f16: 1 for an f16 KV cache), each over only the last
+ * `window` of those positions when window > 0 (sliding-window layers).
+ */
+const ATTENTION_SLOTS = ["out", "q", "kCache", "vCache", "nHeads", "nKvHeads", "headDim", "kvStride", "firstSeqLen", "n", "outStride", "qStride", "f16", "window"] as const;
 
 type Job<Slots extends readonly string[]> = Record<Slots[number], number>;
 
@@ -88,11 +91,16 @@ export function runShare(kernels: Kernels, control: Int32Array, scores: Ptr): vo
     // A single token's heads are claimed one by one, a batch's tokens one by one.
     const attention = j.f16 === 1 ? kernels.attention_f16kv : kernels.attention;
     const items = j.n === 1 ? j.nHeads : j.n;
+    const rowBytes = j.kvStride * (j.f16 === 1 ? 2 : 4);
+    /** The first cache position a query with causal length seqLen sees. */
+    const first = (seqLen: number) => (j.window > 0 && seqLen > j.window ? seqLen - j.window : 0);
     for (let item = Atomics.add(control, NEXT, 1); item < items; item = Atomics.add(control, NEXT, 1)) {
       if (j.n === 1) {
-        attention(j.out, j.q, j.kCache, j.vCache, j.nHeads, j.nKvHeads, j.headDim, j.kvStride, j.firstSeqLen, scores, item, item + 1);
+        const skip = first(j.firstSeqLen);
+        attention(j.out, j.q, j.kCache + skip * rowBytes, j.vCache + skip * rowBytes, j.nHeads, j.nKvHeads, j.headDim, j.kvStride, j.firstSeqLen - skip, scores, item, item + 1);
       } else {
-        attention(j.out + item * j.outStride * 4, j.q + item * j.qStride * 4, j.kCache, j.vCache, j.nHeads, j.nKvHeads, j.headDim, j.kvStride, j.firstSeqLen + item, scores, 0, j.nHeads);
+        const skip = first(j.firstSeqLen + item);
+        attention(j.out + item * j.outStride * 4, j.q + item * j.qStride * 4, j.kCache + skip * rowBytes, j.vCache + skip * rowBytes, j.nHeads, j.nKvHeads, j.headDim, j.kvStride, j.firstSeqLen + item - skip, scores, 0, j.nHeads);
       }
     }
   }
@@ -159,9 +167,12 @@ export class ThreadPool {
     this.run(JOB.rows);
   }
 
-  /** Attention for n tokens: token t's query at q + t*qStride floats, output at out + t*outStride floats. */
-  attention(f16Cache: boolean, out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, firstSeqLen: number, n: number, outStride: number, qStride: number): void {
-    writeJob(this.control, ATTENTION_SLOTS, { out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16: f16Cache ? 1 : 0 });
+  /**
+   * Attention for n tokens: token t's query at q + t*qStride floats, output at out + t*outStride floats; window > 0
+   * limits each to the last `window` positions.
+   */
+  attention(f16Cache: boolean, out: Ptr, q: Ptr, kCache: Ptr, vCache: Ptr, nHeads: number, nKvHeads: number, headDim: number, kvStride: number, firstSeqLen: number, n: number, outStride: number, qStride: number, window: number): void {
+    writeJob(this.control, ATTENTION_SLOTS, { out, q, kCache, vCache, nHeads, nKvHeads, headDim, kvStride, firstSeqLen, n, outStride, qStride, f16: f16Cache ? 1 : 0, window });
     this.run(JOB.attention);
   }
 

@@ -78,7 +78,9 @@ const TOKEN_TYPE_CONTROL = 3;
 const TOKEN_TYPE_USER_DEFINED = 4;
 
 /** Architectures whose "llama" (SentencePiece) vocabularies need their own conversion in transformers. */
-const SENTENCEPIECE_ARCHITECTURES_WITH_OWN_RULES: readonly string[] = ["gemma", "gemma2", "gemma3", "gemma4", "phi3"];
+const SENTENCEPIECE_ARCHITECTURES_WITH_OWN_RULES: readonly string[] = ["gemma4", "phi3"];
+/** Architectures whose vocabularies transformers converts with its gemma_tokenizer rules (see below). */
+const GEMMA_ARCHITECTURES: readonly string[] = ["gemma", "gemma2", "gemma3"];
 
 interface GgufTokenizerDefinition {
   readonly tokenizerJson: Json;
@@ -142,6 +144,7 @@ function tokenizerDefinitionFromGguf(gguf: GgufFile): GgufTokenizerDefinition {
 
   let spelled: string[];
   let modelJson: Json;
+  let normalizer: object | null = null;
   let preTokenizer: object | null;
   let decoder: object;
   let addBos: boolean;
@@ -167,6 +170,21 @@ function tokenizerDefinitionFromGguf(gguf: GgufFile): GgufTokenizerDefinition {
     preTokenizer = preSpec.preTokenizer;
     decoder = { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true };
     addBos = meta.optionalBool("tokenizer.ggml.add_bos_token") ?? preSpec.addBosByDefault;
+  } else if (GEMMA_ARCHITECTURES.includes(meta.optionalString("general.architecture") ?? "")) {
+    // transformers' gemma_tokenizer (integrations/gguf/gguf_tokenizer_mapping.py) and GemmaTokenizer: tokens made of
+    // spaces only are stored with real spaces but looked up as U+2581 runs; the merges come from the vocabulary in
+    // file order (Gemma's scores do not follow its merge order); spaces become U+2581 in a normalizer, with no
+    // prefix space and no pre-tokenizer split.
+    spelled = tokens.map((token) => (token.includes(" ") && token.trim() === "" ? SPM_SPACE.repeat(Array.from(token).length) : token));
+    modelJson = {
+      type: "BPE", dropout: null, unk_token: unk === undefined ? null : spelled[unk], continuing_subword_prefix: null,
+      end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false,
+      vocab: vocabObject(spelled), merges: mergesFromScores(spelled, spelled.map((_, id) => -id)),
+    };
+    normalizer = { type: "Replace", pattern: { String: " " }, content: SPM_SPACE };
+    preTokenizer = null;
+    decoder = { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: SPM_SPACE }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }] };
+    addBos = meta.optionalBool("tokenizer.ggml.add_bos_token") ?? true;
   } else {
     const architecture = meta.optionalString("general.architecture");
     if (architecture !== undefined && SENTENCEPIECE_ARCHITECTURES_WITH_OWN_RULES.includes(architecture)) {
@@ -237,7 +255,7 @@ function tokenizerDefinitionFromGguf(gguf: GgufFile): GgufTokenizerDefinition {
     truncation: null,
     padding: null,
     added_tokens: addedTokens,
-    normalizer: null,
+    normalizer,
     pre_tokenizer: preTokenizer,
     post_processor: templateProcessing(
       addBos && bos !== undefined ? { text: bosText!, id: bos } : undefined,

@@ -12,6 +12,7 @@ import { DEFAULT_MODEL_PATH } from "../../src/node/pull.js";
 import { CHATML_TEMPLATE, createChatTemplate } from "../../src/text/chat-template.js";
 import type { Tokenizer } from "../../src/text/tokenizer.js";
 import { encodeFloats, makeTinyLlama } from "../fixtures/tiny-llama.js";
+import { mulberry32, randomF32 } from "./rng.js";
 
 /** config.json and model.safetensors of a tiny random Llama with `layers` layers (hidden 64, vocab 256). */
 export function deepTinyFiles(layers: number): { config: Record<string, unknown>; safetensors: Uint8Array } {
@@ -69,6 +70,38 @@ const STUB_TOKENIZER = { eosTokenIds: [], bosTokenId: undefined } as unknown as 
 export async function deepTinyModel(layers: number, options: EngineOptions = {}): Promise<LanguageModel> {
   const files = deepTinyFiles(layers);
   const parsed = parseModelSource({ name: `tiny-llama-${layers}`, config: files.config, safetensors: files.safetensors });
+  const [transformer, fingerprint] = await Promise.all([createTransformer(parsed.config, parsed.weights, options), modelFingerprint(parsed.config, parsed.weights)]);
+  return new LanguageModel(parsed.name, parsed.config, transformer, STUB_TOKENIZER, createChatTemplate(CHATML_TEMPLATE), fingerprint);
+}
+
+/**
+ * A tiny random Gemma 3 (gemma3_text config.json + F32 safetensors): 6 layers, five local with a window of 8 and one
+ * global, q/k and sandwich norms, GeGLU. Embeddings are large next to the normalized sublayer outputs, as in trained
+ * models, so FFN similarities are high and a paper policy finds layers to skip.
+ */
+export async function tinyGemma3Model(options: EngineOptions = {}): Promise<LanguageModel> {
+  const [hidden, layers, heads, kvHeads, headDim, ffn, vocab] = [64, 6, 4, 2, 16, 96, 256];
+  const config = {
+    model_type: "gemma3_text", hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads, num_key_value_heads: kvHeads,
+    head_dim: headDim, intermediate_size: ffn, vocab_size: vocab, max_position_embeddings: 256, sliding_window: 8,
+    layer_types: Array.from({ length: layers }, (_, l) => ((l + 1) % 6 === 0 ? "full_attention" : "sliding_attention")),
+    query_pre_attn_scalar: headDim, rope_theta: 1e6, rope_local_base_freq: 1e4, rms_norm_eps: 1e-6, tie_word_embeddings: true,
+  };
+  const rand = mulberry32(0x9e3a);
+  const tensor = (name: string, shape: number[], scale: number) => ({ name, dtype: "F32" as const, shape, data: encodeFloats(randomF32(rand, shape.reduce((a, b) => a * b, 1), scale), "F32") });
+  const tensors = [tensor("model.embed_tokens.weight", [vocab, hidden], 0.5), tensor("model.norm.weight", [hidden], 0.1)];
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.`;
+    tensors.push(
+      tensor(`${p}input_layernorm.weight`, [hidden], 0.1), tensor(`${p}post_attention_layernorm.weight`, [hidden], 0.1),
+      tensor(`${p}pre_feedforward_layernorm.weight`, [hidden], 0.1), tensor(`${p}post_feedforward_layernorm.weight`, [hidden], 0.1),
+      tensor(`${p}self_attn.q_norm.weight`, [headDim], 0.1), tensor(`${p}self_attn.k_norm.weight`, [headDim], 0.1),
+      tensor(`${p}self_attn.q_proj.weight`, [heads * headDim, hidden], 0.1), tensor(`${p}self_attn.k_proj.weight`, [kvHeads * headDim, hidden], 0.1),
+      tensor(`${p}self_attn.v_proj.weight`, [kvHeads * headDim, hidden], 0.1), tensor(`${p}self_attn.o_proj.weight`, [hidden, heads * headDim], 0.1),
+      tensor(`${p}mlp.gate_proj.weight`, [ffn, hidden], 0.1), tensor(`${p}mlp.up_proj.weight`, [ffn, hidden], 0.1), tensor(`${p}mlp.down_proj.weight`, [hidden, ffn], 0.1),
+    );
+  }
+  const parsed = parseModelSource({ name: "tiny-gemma3", config, safetensors: writeSafetensors(tensors, { format: "pt" }) });
   const [transformer, fingerprint] = await Promise.all([createTransformer(parsed.config, parsed.weights, options), modelFingerprint(parsed.config, parsed.weights)]);
   return new LanguageModel(parsed.name, parsed.config, transformer, STUB_TOKENIZER, createChatTemplate(CHATML_TEMPLATE), fingerprint);
 }

@@ -7,7 +7,14 @@ files rather than ours.
         [--hidden-size N --intermediate-size N]   (e.g. 256 / 640 for K-quant rows of whole 256-value blocks)
 
 Every parameter, biases included (transformers initializes those to zero), is drawn from N(0, 0.02^2), norms
-around 1, so that a missing bias or a misplaced tensor changes the logits.
+around 1, so that a missing bias or a misplaced tensor changes the logits. (Gemma's norms multiply by 1 + w, so
+theirs are drawn around 0: the same scale, and a norm loaded without the + 1 changes the logits.)
+
+gemma3_text: awkward sizes (head_dim 22, not hidden / heads; FFN 90), GQA, query_pre_attn_scalar unlike head_dim,
+both layer kinds, and a sliding window of 5, shorter than the test sequences. With --gguf-defaults it instead takes
+what a GGUF cannot say, so that llama.cpp's hard-coded values and transformers' GGUF loader's config defaults agree
+with the model: head_dim = query_pre_attn_scalar = 256, and the default layer pattern (every sixth layer global),
+over 7 layers.
 """
 
 import argparse
@@ -30,6 +37,10 @@ FAMILIES = {
     # head_dim 24 with 6 query heads: the query projection (144) is wider than hidden_size (64).
     "qwen3": dict(rope_theta=1000000.0, tie_word_embeddings=False, use_sliding_window=False, num_attention_heads=6,
                   num_key_value_heads=2, head_dim=24),
+    "gemma3_text": dict(hidden_size=44, intermediate_size=90, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                        head_dim=22, query_pre_attn_scalar=18, sliding_window=5,
+                        layer_types=["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"],
+                        rope_theta=1000000.0, rope_local_base_freq=10000.0, tie_word_embeddings=True),
 }
 MODEL_TYPES = {"llama3": "llama"}
 
@@ -39,20 +50,28 @@ parser.add_argument("--out", required=True)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 parser.add_argument("--tied", action="store_true")
-parser.add_argument("--hidden-size", type=int, default=SHAPES["hidden_size"])
-parser.add_argument("--intermediate-size", type=int, default=SHAPES["intermediate_size"])
+parser.add_argument("--hidden-size", type=int)
+parser.add_argument("--intermediate-size", type=int)
+parser.add_argument("--gguf-defaults", action="store_true")
 args = parser.parse_args()
 
 torch.manual_seed(args.seed)
-settings = {**SHAPES, **FAMILIES[args.family], "hidden_size": args.hidden_size, "intermediate_size": args.intermediate_size}
+settings = {**SHAPES, **FAMILIES[args.family]}
+if args.hidden_size is not None:
+    settings["hidden_size"] = args.hidden_size
+if args.intermediate_size is not None:
+    settings["intermediate_size"] = args.intermediate_size
 if args.tied:
     settings["tie_word_embeddings"] = True
+if args.gguf_defaults:
+    del settings["layer_types"]
+    settings.update(head_dim=256, query_pre_attn_scalar=256, num_hidden_layers=7)
 config = AutoConfig.for_model(MODEL_TYPES.get(args.family, args.family), **settings)
 model = AutoModelForCausalLM.from_config(config).to(torch.float32)
 with torch.no_grad():
     for name, parameter in model.named_parameters():
         if name.endswith("norm.weight"):
-            parameter.copy_(1 + 0.1 * torch.randn_like(parameter))
+            parameter.copy_((0 if args.family == "gemma3_text" else 1) + 0.1 * torch.randn_like(parameter))
         else:
             parameter.copy_(0.02 * torch.randn_like(parameter) * (5 if name.endswith(".bias") else 1))
 model.to(getattr(torch, args.dtype)).save_pretrained(args.out, safe_serialization=True)

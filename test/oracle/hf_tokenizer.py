@@ -8,7 +8,10 @@ Two commands, both driven by test/oracle/tokenizer-oracle.ts:
                         pre-tokenizer name we map (so each regex is checked against transformers' own mapping);
         spm*.gguf       small llama-style SentencePiece vocabularies (scores, <0xNN> byte fallback tokens,
                         control and user-defined tokens) learned from the corpus with the `tokenizers` trainer:
-                        spm (add_space_prefix, BOS) and spm-noprefix (no space prefix, EOS, tied scores).
+                        spm (add_space_prefix, BOS) and spm-noprefix (no space prefix, EOS, tied scores);
+        spm-gemma.gguf  the same pieces laid out as a Gemma 3 file (general.architecture gemma3): Gemma's special
+                        tokens first, runs of spaces stored as real spaces, scores that do not follow the merge
+                        order, no space prefix, BOS; transformers converts it with its gemma_tokenizer rules.
       Prints a JSON manifest {name: path} on stdout.
 
   run JOB.json OUT.json
@@ -119,6 +122,33 @@ def spm_kv(pieces, add_space_prefix, add_bos, add_eos, tied_scores):
     }
 
 
+def gemma_kv(pieces):
+    # Gemma's specials and their llama.cpp types (3 control, 2 unknown); <start_of_turn>/<end_of_turn> as in Gemma 3.
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>"]
+    spaces = [p for p in ["\u2581\u2581", "\u2581\u2581\u2581", "\u2581\u2581\u2581\u2581"] if p not in pieces]
+    stored = [" " * len(p) if set(p) == {"\u2581"} and len(p) > 1 else p for p in pieces + spaces]
+    tokens = specials + [f"<0x{b:02X}>" for b in range(256)] + stored
+    types = [3, 3, 3, 2, 3, 3, 3] + [6] * 256 + [1] * len(stored)
+    # Scores in a scrambled order: a conversion that merged by score would split words differently.
+    scores = [0.0] * (len(specials) + 256) + [-float((i * 7919) % len(stored)) for i in range(len(stored))]
+    return {
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.pre": "default",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.scores": scores,
+        "tokenizer.ggml.token_type": types,
+        "tokenizer.ggml.bos_token_id": 2,
+        "tokenizer.ggml.eos_token_id": 1,
+        "tokenizer.ggml.unknown_token_id": 3,
+        "tokenizer.ggml.padding_token_id": 0,
+        "tokenizer.ggml.add_bos_token": True,
+        "tokenizer.ggml.add_eos_token": False,
+        "tokenizer.ggml.add_space_prefix": False,
+        # Gemma's turn format; its <end_of_turn> should then end generation as well as <eos>.
+        "tokenizer.chat_template": "{{ bos_token }}{% for message in messages %}{{ '<start_of_turn>' + message['role'] + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}",
+    }
+
+
 def make_ggufs(source, corpus_path, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     fields = read_gguf_fields(source)
@@ -141,6 +171,9 @@ def make_ggufs(source, corpus_path, out_dir):
         path = os.path.join(out_dir, f"{name}.gguf")
         write_vocab_gguf(path, "llama", spm_kv(pieces, **options))
         manifest[name] = path
+    path = os.path.join(out_dir, "spm-gemma.gguf")
+    write_vocab_gguf(path, "gemma3", gemma_kv(pieces))
+    manifest["spm-gemma"] = path
     print(json.dumps(manifest))
 
 

@@ -27,9 +27,9 @@ const PYTHON_ENV = { ...process.env, HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: 
 
 /** GGUFs made by hf_tokenizer.py make-ggufs besides the real model. */
 export const BYTE_LEVEL_VARIANTS = ["bpe-default", "bpe-llama-bpe", "bpe-qwen2", "bpe-gpt-4o", "bpe-tekken"] as const;
-export const SENTENCEPIECE_VARIANTS = ["spm", "spm-noprefix"] as const;
+export const SENTENCEPIECE_VARIANTS = ["spm", "spm-noprefix", "spm-gemma"] as const;
 /** GGUFs that also get a Hugging Face folder written by hfTokenizerFilesFromGguf and loaded by AutoTokenizer. */
-export const WITH_HF_FOLDER = ["smollm", "bpe-llama-bpe", "spm", "spm-noprefix"] as const;
+export const WITH_HF_FOLDER = ["smollm", "bpe-llama-bpe", "spm", "spm-noprefix", "spm-gemma"] as const;
 
 export interface OracleString {
   readonly ids: number[];
@@ -94,7 +94,8 @@ function load(): TokenizerOracle | undefined {
     { name: "smollm", gguf: MODEL_PATH, prefix_decodes: true, chat: true },
     { name: "smollm-official", gguf: MODEL_PATH, pre_tokenizer: "smollm-official", prefix_decodes: true },
     ...BYTE_LEVEL_VARIANTS.map((name) => ({ name, gguf: paths[name] })),
-    ...SENTENCEPIECE_VARIANTS.map((name) => ({ name, gguf: paths[name], sentencepiece_prefix_from_file: true })),
+    // Gemma's conversion has no space prefix to honour (its GemmaTokenizer adds none).
+    ...SENTENCEPIECE_VARIANTS.map((name) => ({ name, gguf: paths[name], sentencepiece_prefix_from_file: name !== "spm-gemma" })),
   ];
   for (const name of WITH_HF_FOLDER) {
     const files = hfTokenizerFilesFromGguf(ggufs[name]!);
