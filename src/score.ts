@@ -9,13 +9,20 @@
 // from the logits of the position before it (so the first scored token comes from the prefill's logits and is
 // never affected by skipping). The decode step of a window's last token is not run: it would predict nothing.
 //
+// The yardstick (teacherForcedDivergence): the same windows through the full model and through the policy, and per
+// scored token the KL divergence KL(full || skipped) of the next-token distributions and whether their top-1 tokens
+// agree, as llama.cpp's --kl-divergence reports them (the full model's distribution is the reference, natural log,
+// mean over the scored tokens, and the 99th percentile). Tokens predicted by the prefill or by warm-up steps score
+// KL 0 (every FFN ran for them), so the means are also given over the tokens after the warm-up.
+//
 // Portable (no fs); runs synchronously between windows and yields to the event loop after each window.
 
 import { InputError, show } from "./errors.js";
 import type { LanguageModel } from "./language-model.js";
 import type { Session } from "./generate.js";
 import { SkipController, type SkipStats, skipStats } from "./skip/controller.js";
-import type { SkipPolicy } from "./skip/policies.js";
+import { SKIP_OFF, type SkipPolicy } from "./skip/policies.js";
+import { quantile } from "./skip/similarity.js";
 
 export interface TeacherForcedOptions {
   /** Tokens prefilled at the start of each window (default 1). */
@@ -74,11 +81,41 @@ export function leadingTokens(encode: (text: string) => number[], text: string, 
 
 /** -log softmax(logits)[target], computed in double precision. */
 export function tokenNll(logits: Float32Array, target: number): number {
+  return logSumExp(logits) - logits[target]!;
+}
+
+/** log-sum-exp of the logits, in double precision. */
+function logSumExp(logits: Float32Array): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  return Math.log(sum) + max - logits[target]!;
+  return Math.log(sum) + max;
+}
+
+/**
+ * KL(P || Q) in nats of the distributions softmax(reference) = P and softmax(other) = Q, in double precision:
+ * sum_i p_i (log p_i - log q_i). Non-negative up to rounding (clamped at 0).
+ */
+export function klDivergence(reference: Float32Array, other: Float32Array): number {
+  if (reference.length !== other.length || reference.length === 0) {
+    throw new InputError({ file: "klDivergence", field: "logits", expected: "two non-empty rows of the same length", actual: `${reference.length} and ${other.length} values` });
+  }
+  const zp = logSumExp(reference);
+  const zq = logSumExp(other);
+  let kl = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const logP = reference[i]! - zp;
+    kl += Math.exp(logP) * (logP - (other[i]! - zq));
+  }
+  return Math.max(0, kl);
+}
+
+/** Index of the largest logit (the first of equal ones). */
+export function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  return best;
 }
 
 /**
@@ -87,15 +124,8 @@ export function tokenNll(logits: Float32Array, target: number): number {
  */
 export async function teacherForcedNll(session: Session, windows: readonly (readonly number[])[], policy: SkipPolicy, options: TeacherForcedOptions = {}): Promise<TeacherForcedResult> {
   const prefix = options.prefix ?? 1;
-  const { transformer } = session;
-  const layers = transformer.config.numLayers;
-  if (!Number.isSafeInteger(prefix) || prefix < 1) throw new InputError({ file: "teacher-forced", field: "prefix", expected: "an integer >= 1", actual: show(prefix) });
-  if (windows.length === 0) throw new InputError({ file: "teacher-forced", field: "windows", expected: "at least one window", actual: "none" });
-  for (const [i, w] of windows.entries()) {
-    if (w.length <= prefix || w.length > transformer.state.maxContext) {
-      throw new InputError({ file: "teacher-forced", field: `windows[${i}]`, expected: `${prefix + 1}..${transformer.state.maxContext} tokens (prefix + 1 up to the context)`, actual: `${w.length} tokens` });
-    }
-  }
+  const layers = session.transformer.config.numLayers;
+  checkWindows(session, windows, prefix);
   const controller = new SkipController(policy, layers, false);
   const warmup = policy.kind === "off" ? 0 : policy.warmup;
   const nlls = new Float32Array(windows.reduce((sum, w) => sum + w.length - prefix, 0));
@@ -141,6 +171,142 @@ export async function teacherForcedNll(session: Session, windows: readonly (read
     skip: skipStats(layers, steps, warmupSteps, skipped),
     skippedPerLayer: [...controller.skippedPerLayer],
   };
+}
+
+export interface DivergenceResult {
+  readonly windows: number;
+  /** Scored tokens (window tokens after the prefix), and those predicted by decode steps after the warm-up. */
+  readonly tokens: number;
+  readonly tokensAfterWarmup: number;
+  /** Mean KL(full || skipped) per scored token in nats, over all scored tokens and after the warm-up. */
+  readonly kl: number;
+  readonly klAfterWarmup: number;
+  /** 99th percentile of the per-token KL (all scored tokens; numpy's linear interpolation). */
+  readonly klP99: number;
+  /** Fraction of scored tokens whose most likely next token is the full model's, over all and after the warm-up. */
+  readonly top1: number;
+  readonly top1AfterWarmup: number;
+  /** Mean NLL of the true next token (nats) and perplexity: the full model and the policy, all scored tokens. */
+  readonly nllFull: number;
+  readonly perplexityFull: number;
+  readonly nll: number;
+  readonly perplexity: number;
+  readonly perplexityAfterWarmup: number;
+  readonly perplexityFullAfterWarmup: number;
+  /** KL of every scored token, window by window. */
+  readonly tokenKl: Float32Array;
+  /** The policy's skip statistics (skipStats()) over all windows' decode steps. */
+  readonly skip: SkipStats;
+  readonly skippedPerLayer: readonly number[];
+  /** Wall-clock milliseconds of the decode steps: the full model's and the policy's (same tokens, same positions). */
+  readonly decodeMsFull: number;
+  readonly decodeMs: number;
+}
+
+/**
+ * The yardstick (see the header): every window through the full model, then through `policy`, teacher-forced on
+ * the same tokens, compared token by token. Overwrites the session's KV cache: on a LanguageModel use
+ * evaluateDivergence(). The full model's logits of one window are held in memory (window x vocab floats).
+ */
+export async function teacherForcedDivergence(session: Session, windows: readonly (readonly number[])[], policy: SkipPolicy, options: TeacherForcedOptions = {}): Promise<DivergenceResult> {
+  const prefix = options.prefix ?? 1;
+  const layers = session.transformer.config.numLayers;
+  checkWindows(session, windows, prefix);
+  const fullController = new SkipController(SKIP_OFF, layers, false);
+  const controller = new SkipController(policy, layers, false);
+  const warmup = policy.kind === "off" ? 0 : policy.warmup;
+  const total = windows.reduce((sum, w) => sum + w.length - prefix, 0);
+  const tokenKl = new Float32Array(total);
+  let scored = 0;
+  const sums = { nllFull: 0, nll: 0, top1: 0, klAfter: 0, top1After: 0, nllAfter: 0, nllFullAfter: 0, after: 0 };
+  let steps = 0;
+  let warmupSteps = 0;
+  let skipped = 0;
+  let decodeMsFull = 0;
+  let decodeMs = 0;
+  for (const [index, w] of windows.entries()) {
+    if (options.signal?.aborted) throw options.signal.reason ?? new InputError({ file: "teacher-forced", expected: "no abort", actual: "aborted" });
+    // The full model's logits for every scored token of the window (row i - prefix predicts token i).
+    const reference: Float32Array[] = [];
+    fullController.reset();
+    let logits = session.prefill(w.slice(0, prefix)).logits;
+    for (let i = prefix; i < w.length; i++) {
+      reference.push(new Float32Array(logits));
+      if (i === w.length - 1) break;
+      const t0 = performance.now();
+      logits = session.step(w[i]!, i, fullController);
+      decodeMsFull += performance.now() - t0;
+    }
+    controller.reset();
+    logits = session.prefill(w.slice(0, prefix)).logits;
+    for (let i = prefix; i < w.length; i++) {
+      const full = reference[i - prefix]!;
+      const kl = klDivergence(full, logits);
+      const nll = tokenNll(logits, w[i]!);
+      const nllFull = tokenNll(full, w[i]!);
+      const agree = argmax(full) === argmax(logits) ? 1 : 0;
+      tokenKl[scored++] = kl;
+      sums.nll += nll;
+      sums.nllFull += nllFull;
+      sums.top1 += agree;
+      // Token i was predicted by decode step i - prefix - 1 (the first by the prefill).
+      if (i - prefix - 1 >= warmup) {
+        sums.after++;
+        sums.klAfter += kl;
+        sums.top1After += agree;
+        sums.nllAfter += nll;
+        sums.nllFullAfter += nllFull;
+      }
+      if (i === w.length - 1) break;
+      const t0 = performance.now();
+      logits = session.step(w[i]!, i, controller);
+      decodeMs += performance.now() - t0;
+    }
+    const s = controller.stats();
+    steps += s.tokens;
+    warmupSteps += s.warmupTokens;
+    skipped += s.skipped;
+    options.onWindow?.(index + 1, windows.length);
+    await macrotask();
+  }
+  const after = (sum: number) => (sums.after > 0 ? sum / sums.after : NaN);
+  return {
+    windows: windows.length,
+    tokens: scored,
+    tokensAfterWarmup: sums.after,
+    kl: tokenKl.reduce((a, b) => a + b, 0) / scored,
+    klAfterWarmup: after(sums.klAfter),
+    klP99: quantile(Float64Array.from(tokenKl).sort(), 0.99),
+    top1: sums.top1 / scored,
+    top1AfterWarmup: after(sums.top1After),
+    nllFull: sums.nllFull / scored,
+    perplexityFull: Math.exp(sums.nllFull / scored),
+    nll: sums.nll / scored,
+    perplexity: Math.exp(sums.nll / scored),
+    perplexityAfterWarmup: Math.exp(after(sums.nllAfter)),
+    perplexityFullAfterWarmup: Math.exp(after(sums.nllFullAfter)),
+    tokenKl,
+    skip: skipStats(layers, steps, warmupSteps, skipped),
+    skippedPerLayer: [...controller.skippedPerLayer],
+    decodeMsFull,
+    decodeMs,
+  };
+}
+
+/** teacherForcedDivergence() on a LanguageModel's session, after the model's pending calls. */
+export function evaluateDivergence(model: LanguageModel, windows: readonly (readonly number[])[], policy: SkipPolicy, options: TeacherForcedOptions = {}): Promise<DivergenceResult> {
+  return model.exclusive(() => teacherForcedDivergence(model.session, windows, policy, options));
+}
+
+function checkWindows(session: Session, windows: readonly (readonly number[])[], prefix: number): void {
+  const { transformer } = session;
+  if (!Number.isSafeInteger(prefix) || prefix < 1) throw new InputError({ file: "teacher-forced", field: "prefix", expected: "an integer >= 1", actual: show(prefix) });
+  if (windows.length === 0) throw new InputError({ file: "teacher-forced", field: "windows", expected: "at least one window", actual: "none" });
+  for (const [i, w] of windows.entries()) {
+    if (w.length <= prefix || w.length > transformer.state.maxContext) {
+      throw new InputError({ file: "teacher-forced", field: `windows[${i}]`, expected: `${prefix + 1}..${transformer.state.maxContext} tokens (prefix + 1 up to the context)`, actual: `${w.length} tokens` });
+    }
+  }
 }
 
 /** teacherForcedNll() on a LanguageModel's session, after the model's pending calls (they share the KV cache). */

@@ -1,6 +1,6 @@
 // The evaluation harness without a model: SQuAD-style normalisation and alias matching, ROUGE-L on hand-computed
 // examples, the data parsers, the article truncation rule, the metrics of row records (accuracy, agreement, skip
-// ratios with and without warm-up), configuration ids, the commit read from .git, and the resumable row files.
+// ratios with and without warm-up, decode speed-up, repetition), configuration ids, the commit read from .git, and the resumable row files.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { InputError } from "../src/errors.js";
 import { parseConversations, parseQa, parseSummaries, selectRows } from "../bench/eval/data.js";
 import { type RowRecord, type RowStats, summarizeGeneration } from "../bench/eval/harness.js";
 import { skipStats } from "../src/skip/controller.js";
-import { lcsLength, matchedAliases, matchesAnswer, normalizeAnswer, rougeL, rougeTokens, standardError } from "../bench/eval/metrics.js";
+import { degeneration, lcsLength, matchedAliases, matchesAnswer, normalizeAnswer, repetition, rougeL, rougeTokens, standardError } from "../bench/eval/metrics.js";
 import { truncateArticle } from "../bench/eval/prompts.js";
 import { configId, resolveConfig } from "../bench/eval/result.js";
 import { DEFAULT_PROFILES } from "../src/skip/default-profiles.js";
@@ -121,7 +121,7 @@ const qa = (config: string, row: number, text: string, correct: boolean, s: Part
 
 test("QA metrics: accuracy, agreement with the full model, gained/lost, both skip ratios, decode tok/s", () => {
   const full = [qa("full", 0, "a", true), qa("full", 1, "b", false), qa("full", 2, "c", true), qa("full", 3, "d", false)];
-  const skip = [qa("x", 0, "a", true, { skipped: 12 }), qa("x", 1, "B", true, { skipped: 12 }), qa("x", 2, "cc", false, { skipped: 12 }), qa("x", 3, "d", false, { skipped: 12 })];
+  const skip = [qa("x", 0, "a", true, { skipped: 12 }), qa("x", 1, "B", true, { skipped: 12, decodeMs: 100 }), qa("x", 2, "cc", false, { skipped: 12, decodeMs: 100 }), qa("x", 3, "d", false, { skipped: 12, decodeMs: 400 })];
   const s = summarizeGeneration("nq", skip, full, 30);
   assert.is(s.n, 4);
   assert.is(s.metrics.accuracy, 0.5);
@@ -134,10 +134,12 @@ test("QA metrics: accuracy, agreement with the full model, gained/lost, both ski
   close(s.skip.ratioAfterWarmup, 48 / (30 * 16));
   assert.is(s.skip.warmupTokens, 24);
   assert.is(s.decodeTokensPerSecond, 50, "40 steps in 800 ms");
+  assert.is(s.metrics.decodeSpeedup, 1, "the full rows also took 800 ms for 40 steps");
+  assert.is(summarizeGeneration("nq", skip.map((r) => ({ ...r, stats: { ...r.stats, decodeMs: 100 } })), full, 30).metrics.decodeSpeedup, 2);
   assert.is(s.prefillTokensPerSecond, 100, "40 uncached prompt tokens in 400 ms");
   assert.is(s.meanGeneratedTokens, 10);
   const alone = summarizeGeneration("nq", full, undefined, 30);
-  assert.equal(Object.keys(alone.metrics).sort(), ["accuracy", "accuracyStderr"]);
+  assert.equal(Object.keys(alone.metrics).sort(), ["accuracy", "accuracyStderr", "longestRunMax", "longestRunMean", "repeated3gramFraction"]);
   assert.throws(() => summarizeGeneration("nq", skip, full.slice(0, 2), 30), (e: unknown) => e instanceof InputError && e.message.includes("missing rows 2, 3"));
   assert.equal(skipStats(30, 0, 0, 0), { tokens: 0, warmupTokens: 0, skipped: 0, ratio: 0, ratioAfterWarmup: 0 });
 });
@@ -157,6 +159,27 @@ test("summary and conversation metrics: ROUGE-L against the reference and agains
   assert.is(m.metrics.rougeLVsFull, 0.875);
   assert.is(m.metrics.turns, 2);
   assert.is(m.meanGeneratedTokens, 5, "10 tokens per row over 2 turns");
+});
+
+test("repetition: repeated 3-grams and the longest run of one word, on hand-made strings", () => {
+  assert.equal(repetition([]), { ngrams: 0, repeated: 0, longestRun: 0 });
+  assert.equal(repetition(["a", "b"]), { ngrams: 0, repeated: 0, longestRun: 1 });
+  assert.equal(repetition(["a", "b", "c", "d"]), { ngrams: 2, repeated: 0, longestRun: 1 });
+  // a b a b a b: 3-grams aba bab aba bab -> the last two repeat earlier ones.
+  assert.equal(repetition("a b a b a b".split(" ")), { ngrams: 4, repeated: 2, longestRun: 1 });
+  // the the the the: 3-grams "the the the" twice -> one repeat; a run of 4.
+  assert.equal(repetition("the the the the".split(" ")), { ngrams: 2, repeated: 1, longestRun: 4 });
+  assert.equal(repetition("x y x y".split(" "), 2), { ngrams: 3, repeated: 1, longestRun: 1 });
+  // n-grams are compared as sequences, not as joined text: "a b" + "c" is not "a" + "b c".
+  assert.equal(repetition(["a b", "c", "x", "a", "b c", "x"], 3).repeated, 0);
+  const issue = "The answer to this question lies in the the the sky and indeed the blue";
+  assert.equal(repetition(rougeTokens(issue)).longestRun, 3);
+  // Pooled over outputs: 1 repeated of 2 + 0 of 4 3-grams; runs 4 and 2 ("Sugar sugar" after lower-casing).
+  const d = degeneration(["the the the the", "glucose (sugar Sugar) is sweet food"]);
+  assert.is(d.repeated3gramFraction, 1 / 6);
+  assert.is(d.longestRunMax, 4);
+  assert.is(d.longestRunMean, 3);
+  assert.equal(degeneration([""]), { repeated3gramFraction: 0, longestRunMax: 0, longestRunMean: 0 });
 });
 
 test("configurations: ids, the warm-up override, profiles", () => {

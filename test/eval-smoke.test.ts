@@ -91,13 +91,20 @@ test("perplexity: teacher-forced windows past the calibration text", async () =>
   assert.is(r.metrics.tokens, 2 * 47);
   assert.ok((r.metrics.perplexity as number) > 1);
   assert.is(r.data.tokens, "4096..4191");
+  // The yardstick next to perplexity: KL against the full model (run alongside), top-1 agreement, speed-up.
+  assert.ok((r.metrics.kl as number) > 0 && (r.metrics.klAfterWarmup as number) > (r.metrics.kl as number) && (r.metrics.klP99 as number) > 0);
+  assert.ok(ratio(r.metrics.top1) && ratio(r.metrics.top1AfterWarmup) && (r.metrics.top1 as number) < 1);
+  assert.ok((r.metrics.perplexityFull as number) > 1 && (r.metrics.decodeSpeedup as number) > 0);
+  assert.match(describeResult(r), /KL \d+\.\d{4} nats/);
 });
 
 test("summaries: ROUGE-L against the reference and the full model, articles truncated to fit", async () => {
   if (!ready) return;
   const r = await runEval(["--task", "cnndm", "--data", FILES.cnndm, "--limit", "2", "--skip", "on", "--article-tokens", "96", "--max-tokens", "12"], { model, ...quiet });
   checkLine(r, "cnndm", 2, "on-w6");
-  for (const key of ["rougeL", "rougeLVsFull", "rougeLFullReference", "identicalToFull"]) assert.ok(ratio(r.metrics[key]), key);
+  for (const key of ["rougeL", "rougeLVsFull", "rougeLFullReference", "identicalToFull", "repeated3gramFraction", "decodeSpeedup"]) assert.ok(typeof r.metrics[key] === "number", key);
+  assert.ok(ratio(r.metrics.repeated3gramFraction) && ratio(r.full?.repeated3gramFraction));
+  assert.ok((r.metrics.longestRunMax as number) >= 1 && (r.full?.longestRunMax as number) >= 1);
   assert.is(r.metrics.truncatedArticles, 2);
   assert.ok((r.metrics.meanArticleTokens as number) <= 96);
 });

@@ -1,6 +1,7 @@
 // The skip controller's decisions without a model: a fake forward pass drives it with hand-made similarities
 // (the paper rule's ran/skipped pattern derived by hand), the random policy's count and seeding, the fixed
-// policy's layers, warm-up and the ratio arithmetic; and the fixed:R / random:R resolution from a profile.
+// policy's layers, the layerwise policy's per-layer thresholds and skippable layers, warm-up and the ratio
+// arithmetic; and the fixed:R / random:R resolution from a profile.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError, InputError } from "../src/errors.js";
@@ -105,6 +106,21 @@ test("off runs everything; fixed skips exactly its layers after warm-up", () => 
   assert.equal(fakeStep(none, Array(6).fill(1)), Array(6).fill(1));
 });
 
+test("layerwise: per-layer thresholds trigger, only skippable layers are skipped, a layer outside ends the run", () => {
+  const thresholds = [null, 0.9, 0.9, 0.5, 0.99, 0.9, 0.9, null, null, null];
+  const c = new SkipController({ kind: "layerwise", warmup: 1, k: 2, thresholds, skippable: [2, 3, 5, 6, 8] }, 10);
+  // Warm-up: everything runs whatever the similarities.
+  assert.equal(fakeStep(c, Array(10).fill(1)), Array(10).fill(1));
+  // l0 never triggers (null). l1 0.95 >= 0.9: skip l2, l3. l4 runs (0.95 < its 0.99). l5 runs 0.2. l6 runs 0.95: skip
+  // the next 2 skippable: l7 is not skippable, so it runs (and its null threshold ends the run); l8 runs (0).
+  assert.equal(fakeStep(c, [0.99, 0.95, 0.1, 0.1, 0.95, 0.2, 0.95, 0.3, 0, 0]), [1, 1, 0, 0, 1, 1, 1, 1, 1, 1]);
+  // l2 triggers (0.9): l3 skipped, l4 (not skippable) runs and reaches its own 0.99: l5, l6 skipped.
+  assert.equal(fakeStep(c, [0, 0, 0.9, 0, 0.995, 0, 0, 0, 0, 0]), [1, 1, 1, 0, 1, 0, 0, 1, 1, 1]);
+  assert.equal(c.stats(), { tokens: 3, warmupTokens: 1, skipped: 5, ratio: 5 / 30, ratioAfterWarmup: 5 / 20 });
+  const p = validatePolicy({ kind: "layerwise", warmup: 0, k: 1, thresholds, skippable: [5, 2] }, 10);
+  assert.equal(p.kind === "layerwise" && p.skippable, [2, 5]);
+});
+
 test("random: exactly `count` middle layers per token, reproducible by seed, different across seeds", () => {
   const policy: SkipPolicy = { kind: "random", warmup: 2, coldStart: 1, coldEnd: 29, count: 7, seed: 42 };
   const run = (p: SkipPolicy) => {
@@ -138,6 +154,10 @@ test("validatePolicy rejects bad policies with ConfigError", () => {
     { kind: "fixed", warmup: 0, layers: [1, 1] },
     { kind: "fixed", warmup: 0, layers: [4] },
     { kind: "random", warmup: 0, coldStart: 1, coldEnd: 3, count: 3, seed: 0 },
+    { kind: "layerwise", warmup: 0, k: 1, thresholds: [null, 0.9, 0.9], skippable: [1] },
+    { kind: "layerwise", warmup: 0, k: 1, thresholds: [null, 0.9, 1.5, null], skippable: [1] },
+    { kind: "layerwise", warmup: 0, k: 1, thresholds: [null, 0.9, 0.9, null], skippable: [4] },
+    { kind: "layerwise", warmup: 0, k: 0, thresholds: [null, 0.9, 0.9, null], skippable: [1] },
     { kind: "sometimes" },
   ];
   for (const p of bad) assert.throws(() => validatePolicy(p as SkipPolicy, 4), (e: unknown) => e instanceof ConfigError, JSON.stringify(p));

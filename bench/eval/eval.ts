@@ -1,7 +1,8 @@
 // npm run eval: one task under one skip setting, printed as one JSON result line (progress bar on stderr).
 //
 //   npm run eval -- --task freebaseqa|nq --data dev.jsonl [--skip ...] [--limit N]     accuracy, agreement with full
-//   npm run eval -- --task wikitext --data wiki.test.raw... [--tokens N --offset N]   teacher-forced perplexity
+//   npm run eval -- --task wikitext --data wiki.test.raw... [--tokens N --offset N]   teacher-forced perplexity; with
+//                                                       skipping also KL(full || skipped), top-1 agreement (src/score.ts)
 //   npm run eval -- --task cnndm --data dev.jsonl [--limit N]                          ROUGE-L vs reference and full
 //   npm run eval -- --task mtbench --data question.jsonl --out answers.jsonl           ROUGE-L vs full, answers saved
 //
@@ -268,11 +269,16 @@ export function describeResult(r: ResultLine): string {
   const f = r.full;
   let metrics: string;
   if (r.task === "freebaseqa" || r.task === "nq") metrics = `accuracy ${pct(m.accuracy)}${f ? ` (full ${pct(f.accuracy)}), agreement with full ${pct(m.agreement)}` : ""}`;
-  else if (r.task === "wikitext") metrics = `perplexity ${m.perplexity} (after warm-up ${m.perplexityAfterWarmup}) on ${m.tokens} tokens`;
+  else if (r.task === "wikitext") {
+    metrics = `perplexity ${m.perplexity} (after warm-up ${m.perplexityAfterWarmup}) on ${m.tokens} tokens`;
+    if (m.kl != null) metrics += ` (full ${m.perplexityFull}); KL ${m.kl?.toFixed(4)} nats (after warm-up ${m.klAfterWarmup?.toFixed(4)}, p99 ${m.klP99?.toFixed(3)}), top-1 ${pct(m.top1)} (after warm-up ${pct(m.top1AfterWarmup)})`;
+  }
   else if (r.task === "cnndm") metrics = `ROUGE-L ${pct(m.rougeL)} vs reference${f ? ` (full ${pct(f.rougeL)}), ${pct(m.rougeLVsFull)} vs full` : ""}`;
   else metrics = f ? `ROUGE-L vs full ${pct(m.rougeLVsFull)} (turn 1 ${pct(m.rougeLVsFullTurn1)}, turn 2 ${pct(m.rougeLVsFullTurn2)})` : `${m.turns} turns`;
+  if (m.repeated3gramFraction != null) metrics += `; repeated 3-grams ${pct(m.repeated3gramFraction)}${f?.repeated3gramFraction != null ? ` (full ${pct(f.repeated3gramFraction)})` : ""}, longest word run ${m.longestRunMax}${f?.longestRunMax != null ? ` (full ${f.longestRunMax})` : ""}`;
   const skipped = r.skip.policy.kind === "off" ? "full model" : `skipped ${pct(r.skip.ratio)} of FFNs (${pct(r.skip.ratioAfterWarmup)} after warm-up ${r.skip.warmup})`;
-  return `${r.task} n=${r.n} ${r.skip.config}: ${metrics}; ${skipped}; decode ${r.decodeTokensPerSecond} tok/s`;
+  const speedup = m.decodeSpeedup != null ? ` (${m.decodeSpeedup}x the full model's)` : "";
+  return `${r.task} n=${r.n} ${r.skip.config}: ${metrics}; ${skipped}; decode ${r.decodeTokensPerSecond} tok/s${speedup}`;
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {

@@ -8,9 +8,10 @@
 // RowRecord, put into a RowStore as soon as it exists: a store that persists them makes a run resumable, and the
 // metrics are a pure function of the records (summarizeGeneration).
 //
-// Perplexity runs the teacher-forced evaluator (perplexity.ts) once per configuration: every scored position is a
+// Perplexity runs the teacher-forced evaluator (src/score.ts) once per configuration: every scored position is a
 // decode step decided by a fresh SkipController exactly as in generation, the warm-up counted from each window's
-// start.
+// start. A skipping configuration runs the yardstick (teacherForcedDivergence): the full model on the same windows
+// alongside, for KL(full || skipped), top-1 agreement and the full model's perplexity.
 
 import { InputError } from "../../src/errors.js";
 import type { LanguageModel } from "../../src/language-model.js";
@@ -18,8 +19,8 @@ import { type SkipStats, skipStats } from "../../src/skip/controller.js";
 import { SKIP_OFF, type SkipPolicy } from "../../src/skip/policies.js";
 import type { ChatMessage } from "../../src/text/chat-template.js";
 import type { ConversationRow, GenerationTask, QaRow, SummaryRow } from "./data.js";
-import { matchedAliases, mean, rougeL, standardError } from "./metrics.js";
-import { evaluatePerplexity, leadingTokens, splitWindows } from "../../src/score.js";
+import { degeneration, matchedAliases, mean, rougeL, standardError } from "./metrics.js";
+import { evaluateDivergence, evaluatePerplexity, leadingTokens, splitWindows } from "../../src/score.js";
 import { ARTICLE_TOKENS, CONVERSATION_MAX_TOKENS, QA_MAX_TOKENS, qaMessages, SUMMARY_MAX_TOKENS, summaryMessages, truncateArticle } from "./prompts.js";
 
 /** One skip configuration: an id for files and tables, the setting it came from, and the resolved policy. */
@@ -278,6 +279,16 @@ export function summarizeGeneration(task: GenerationTask, records: readonly RowR
     }
     metrics.turns = records.reduce((a, r) => a + r.outputs.length, 0);
   }
+  if (full !== undefined) {
+    // Decode tok/s over the full model's on the same rows (its rows' timings: side by side unless --reference).
+    const fullSteps = full.reduce((a, r) => a + r.stats.decodeSteps, 0);
+    const fullMs = full.reduce((a, r) => a + r.stats.decodeMs, 0);
+    metrics.decodeSpeedup = decodeMs > 0 && fullMs > 0 && fullSteps > 0 ? num((sum((s) => s.decodeSteps) / decodeMs) / (fullSteps / fullMs), 3) : null;
+  }
+  const rep = degeneration(records.flatMap((r) => r.outputs));
+  metrics.repeated3gramFraction = num(rep.repeated3gramFraction);
+  metrics.longestRunMax = rep.longestRunMax;
+  metrics.longestRunMean = num(rep.longestRunMean, 3);
   const turnCount = records.reduce((a, r) => a + r.outputs.length, 0);
   return {
     n: records.length,
@@ -320,22 +331,43 @@ export function perplexityWindows(model: LanguageModel, text: string, data: Perp
   return { windows, first: offset, last: offset + windows.length * body - 1 };
 }
 
-/** Teacher-forced perplexity of `windows` under one configuration. */
+/**
+ * Teacher-forced perplexity of `windows` under one configuration; for a skipping one also the yardstick against the
+ * full model (KL, top-1 agreement, the full model's perplexity, decode speed-up over the full model's steps).
+ */
 export async function runPerplexity(
   model: LanguageModel, windows: readonly (readonly number[])[], config: EvalConfig,
   options: { onWindow?: (done: number, total: number) => void; signal?: AbortSignal } = {},
 ): Promise<TaskSummary & { seconds: number }> {
   const started = performance.now();
-  const result = await evaluatePerplexity(model, windows, config.policy, options);
+  if (config.policy.kind === "off") {
+    const result = await evaluatePerplexity(model, windows, config.policy, options);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      n: result.windows,
+      metrics: {
+        perplexity: num(result.perplexity, 4), perplexityAfterWarmup: num(result.perplexityAfterWarmup, 4), nll: num(result.nll), tokens: result.tokens, windows: result.windows,
+      },
+      skip: result.skip,
+      // Every scored token after the first of each window is one decode step (plus a 1-token prefill per window).
+      decodeTokensPerSecond: round(result.skip.tokens / seconds, 2),
+      prefillTokensPerSecond: 0,
+      seconds: round(seconds, 1),
+    };
+  }
+  const d = await evaluateDivergence(model, windows, config.policy, options);
   const seconds = (performance.now() - started) / 1000;
   return {
-    n: result.windows,
+    n: d.windows,
     metrics: {
-      perplexity: num(result.perplexity, 4), perplexityAfterWarmup: num(result.perplexityAfterWarmup, 4), nll: num(result.nll), tokens: result.tokens, windows: result.windows,
+      perplexity: num(d.perplexity, 4), perplexityAfterWarmup: num(d.perplexityAfterWarmup, 4), nll: num(d.nll),
+      perplexityFull: num(d.perplexityFull, 4), perplexityFullAfterWarmup: num(d.perplexityFullAfterWarmup, 4),
+      kl: num(d.kl), klAfterWarmup: num(d.klAfterWarmup), klP99: num(d.klP99), top1: num(d.top1), top1AfterWarmup: num(d.top1AfterWarmup),
+      decodeSpeedup: d.decodeMs > 0 ? num(d.decodeMsFull / d.decodeMs, 3) : null,
+      tokens: d.tokens, tokensAfterWarmup: d.tokensAfterWarmup, windows: d.windows,
     },
-    skip: result.skip,
-    // Every scored token after the first of each window is one decode step (plus a 1-token prefill per window).
-    decodeTokensPerSecond: round(result.skip.tokens / seconds, 2),
+    skip: d.skip,
+    decodeTokensPerSecond: d.decodeMs > 0 ? round((d.skip.tokens * 1000) / d.decodeMs, 2) : 0,
     prefillTokensPerSecond: 0,
     seconds: round(seconds, 1),
   };

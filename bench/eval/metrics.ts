@@ -78,6 +78,43 @@ export function rougeL(candidate: string, reference: string): RougeScore {
   return { precision, recall, f1: lcs === 0 ? 0 : (2 * precision * recall) / (precision + recall) };
 }
 
+export interface Repetition {
+  /** n-grams of the sequence (max(0, length - n + 1)) and how many of them occurred earlier in it. */
+  readonly ngrams: number;
+  readonly repeated: number;
+  /** The most consecutive equal items. */
+  readonly longestRun: number;
+}
+
+/** Repeated n-grams and the longest run of one item in a sequence (see the header). */
+export function repetition(items: readonly string[], n = 3): Repetition {
+  const seen = new Set<string>();
+  let repeated = 0;
+  const ngrams = Math.max(0, items.length - n + 1);
+  for (let i = 0; i < ngrams; i++) {
+    const key = items.slice(i, i + n).join("\u0000");
+    if (seen.has(key)) repeated++;
+    else seen.add(key);
+  }
+  let longestRun = items.length === 0 ? 0 : 1;
+  for (let i = 1, run = 1; i < items.length; i++) {
+    run = items[i] === items[i - 1] ? run + 1 : 1;
+    if (run > longestRun) longestRun = run;
+  }
+  return { ngrams, repeated, longestRun };
+}
+
+/** Repetition of the words (ROUGE tokens) of generated texts, pooled: the run's degeneration metrics. */
+export function degeneration(texts: readonly string[]): { repeated3gramFraction: number; longestRunMax: number; longestRunMean: number } {
+  const each = texts.map((t) => repetition(rougeTokens(t), 3));
+  const ngrams = each.reduce((a, r) => a + r.ngrams, 0);
+  return {
+    repeated3gramFraction: ngrams === 0 ? 0 : each.reduce((a, r) => a + r.repeated, 0) / ngrams,
+    longestRunMax: each.reduce((a, r) => Math.max(a, r.longestRun), 0),
+    longestRunMean: mean(each.map((r) => r.longestRun)),
+  };
+}
+
 /** Mean of a list (NaN when empty). */
 export function mean(values: readonly number[]): number {
   return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;

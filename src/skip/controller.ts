@@ -54,6 +54,7 @@ export class SkipController implements FfnGate {
   private warmupTokens = 0;
   private current: { ran: Uint8Array; similarity: Float32Array } | null = null;
   private readonly rows: TokenTrace[] = [];
+  private readonly skippable: ReadonlySet<number>;
 
   constructor(
     policy: SkipPolicy,
@@ -62,6 +63,7 @@ export class SkipController implements FfnGate {
     readonly recordTrace = true,
   ) {
     this.policy = validatePolicy(policy, numLayers);
+    this.skippable = new Set(this.policy.kind === "layerwise" ? this.policy.skippable : []);
     this.skippedPerLayer = new Array<number>(numLayers).fill(0);
     this.reset();
   }
@@ -113,6 +115,10 @@ export class SkipController implements FfnGate {
     if (p.kind === "paper" && !this.inWarmup && layer >= p.coldStart && layer < p.coldEnd && similarity >= p.threshold) {
       this.skipRemaining = p.k;
     }
+    if (p.kind === "layerwise" && !this.inWarmup) {
+      const threshold = p.thresholds[layer];
+      this.skipRemaining = threshold !== null && threshold !== undefined && similarity >= threshold ? p.k : 0;
+    }
   }
 
   stats(): SkipStats {
@@ -130,6 +136,13 @@ export class SkipController implements FfnGate {
     if (p.kind === "paper") {
       if (layer < p.coldStart || layer >= p.coldEnd) return true;
       if (this.skipRemaining > 0) {
+        this.skipRemaining--;
+        return false;
+      }
+      return true;
+    }
+    if (p.kind === "layerwise") {
+      if (this.skipRemaining > 0 && this.skippable.has(layer)) {
         this.skipRemaining--;
         return false;
       }

@@ -9,6 +9,9 @@
 //           most redundant layers on average).
 //   random  after warm-up, `count` layers drawn at random (seeded) from the middle region for each token: the
 //           paper's random-skipping baseline at a given ratio.
+//   layerwise  the paper's rule with calibrated per-layer parts: an FFN that ran at layer l triggers when its
+//           similarity reaches thresholds[l] (null: layer l never triggers), and a trigger skips the next k layers
+//           that are in `skippable` (a layer outside it runs, observes, and ends the run of skips).
 
 import { ConfigError, show } from "../errors.js";
 
@@ -30,6 +33,15 @@ export type SkipPolicy =
       readonly coldEnd: number;
       readonly count: number;
       readonly seed: number;
+    }
+  | {
+      readonly kind: "layerwise";
+      readonly warmup: number;
+      readonly k: number;
+      /** Per layer: the similarity at which an FFN that ran there triggers (null: never). */
+      readonly thresholds: readonly (number | null)[];
+      /** The layers a trigger may skip. */
+      readonly skippable: readonly number[];
     };
 
 export const SKIP_OFF: SkipPolicy = Object.freeze({ kind: "off" });
@@ -65,7 +77,21 @@ export function validatePolicy(policy: SkipPolicy, numLayers: number, file = "sk
       int("count", policy.count, 0, policy.coldEnd - policy.coldStart);
       int("seed", policy.seed, 0, 2 ** 32 - 1);
       return Object.freeze({ ...policy });
+    case "layerwise": {
+      int("warmup", policy.warmup, 0, 1 << 20);
+      int("k", policy.k, 1, numLayers);
+      if (!Array.isArray(policy.thresholds) || policy.thresholds.length !== numLayers || !policy.thresholds.every((t) => t === null || (typeof t === "number" && t >= -1 && t <= 1))) {
+        throw fail("thresholds", `${numLayers} cosine similarities in [-1, 1] or nulls`, policy.thresholds);
+      }
+      if (!Array.isArray(policy.skippable)) throw fail("skippable", "an array of layer indices", policy.skippable);
+      policy.skippable.forEach((l, i) => int(`skippable[${i}]`, l, 0, numLayers - 1));
+      if (new Set(policy.skippable).size !== policy.skippable.length) throw fail("skippable", "distinct layer indices", policy.skippable);
+      return Object.freeze({
+        kind: "layerwise", warmup: policy.warmup, k: policy.k, thresholds: Object.freeze([...policy.thresholds]),
+        skippable: Object.freeze([...policy.skippable].sort((a, b) => a - b)),
+      });
+    }
     default:
-      throw fail("kind", '"off", "paper", "fixed" or "random"', (policy as { kind: unknown }).kind);
+      throw fail("kind", '"off", "paper", "fixed", "random" or "layerwise"', (policy as { kind: unknown }).kind);
   }
 }
