@@ -189,6 +189,9 @@ test("converter errors: missing, misshapen and unknown tensors; the extra-files 
     ts[i] = { ...ts[i]!, shape: [64, 32] };
   })), FormatError, /blk\.0\.attn_k\.weight: expected shape \[32, 64\], got \[64, 32\]/);
   await throwsTyped(convert(rebuild((ts) => ts.push({ name: "blk.0.attn_q.bias", dtype: "F32", shape: [64], data: new Uint8Array(256) }))), UnsupportedError, /blk\.0\.attn_q\.bias: .*no Hugging Face name/);
+  // Llama 3 GGUF scaling: config.json states it by parameters the per-frequency factors do not give back exactly.
+  const ones = new Uint8Array(new Float32Array(TINY_SHAPE.headDim / 2).fill(1).buffer);
+  await throwsTyped(convert(rebuild((ts) => ts.push({ name: "rope_freqs.weight", dtype: "F32", shape: [TINY_SHAPE.headDim / 2], data: ones }))), UnsupportedError, /edited\.gguf: rope_freqs\.weight: expected no per-frequency RoPE factors/);
   const f16Overflow = rebuild((ts) => {
     const i = ts.findIndex((t) => t.name === "output_norm.weight");
     const data = ts[i]!.data.slice();
