@@ -63,7 +63,12 @@ export async function serve(argv: string[]): Promise<void> {
       }
       stopping = true;
       process.stderr.write(`ffnskip serve: ${signal}: finishing the running request (at most ${SHUTDOWN_GRACE_MS / 1000} s), refusing new ones\n`);
-      Promise.all([handler.shutdown(SHUTDOWN_GRACE_MS), listening.close()])
+      const closed = listening.close(); // stops accepting connections now
+      handler.shutdown(SHUTDOWN_GRACE_MS)
+        .then(() => {
+          listening.server.closeIdleConnections(); // keep-alive connections of the requests that just ended
+          return closed;
+        })
         .then(() => model.close())
         .finally(resolve);
     };

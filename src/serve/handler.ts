@@ -193,7 +193,7 @@ export function createHandler(options: ServeOptions): ServeHandler {
       entry.queueMs = now() - queuedAt;
       if (error instanceof ApiError) throw error;
       if (stopped === "timeout") throw new ApiError(503, `Waited ${Math.round(settings.requestTimeoutMs / 1000)} s for the model without getting a turn`, null, "queue_timeout", { "retry-after": String(retryAfterSeconds(turns.queued)) });
-      if (stopped === "shutdown") throw shuttingDown();
+      if (stopped === "shutdown" || closing) throw shuttingDown();
       throw new ApiError(499, "The client closed the request while it waited", null, "client_closed_request");
     }
     entry.queueMs = now() - queuedAt;
