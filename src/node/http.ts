@@ -62,9 +62,9 @@ async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerRes
   const response = await handler(toRequest(req, gone.signal));
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => (headers[key] = value));
-  // A body the handler did not read to its end (e.g. refused as too large): close the connection after answering
-  // rather than reading the rest of it.
-  if (!req.complete) headers["connection"] = "close";
+  // A body the handler did not read to its end (e.g. refused as too large) is not read further than it takes to
+  // close the connection cleanly after the answer (closeAfterLinger). No "Connection: close" here: Node would then
+  // close the socket itself, at once, and the client's unsent bytes would reset the connection.
   res.writeHead(response.status, headers);
   if (response.body === null || req.method === "HEAD") {
     await response.body?.cancel();
@@ -86,7 +86,26 @@ async function serve(handler: FetchHandler, req: IncomingMessage, res: ServerRes
     // the handler failed the stream (after writing its error event) or the client left
   }
   res.end();
-  if (!req.complete) res.once("finish", () => req.destroy());
+  if (!req.complete) res.once("finish", () => closeAfterLinger(req));
+}
+
+/** How long the unread rest of a refused body is read and dropped before the connection closes. */
+const LINGER_MS = 2000;
+
+/**
+ * Closing a socket with request bytes still unread makes the kernel send a reset, which can destroy the answer
+ * before the client has read it: read and drop the rest for a moment first (nginx's "lingering close"), keeping
+ * nothing, then close.
+ */
+function closeAfterLinger(req: IncomingMessage): void {
+  req.removeAllListeners("data");
+  req.on("data", () => {});
+  const timer = setTimeout(() => req.destroy(), LINGER_MS);
+  req.once("end", () => {
+    clearTimeout(timer);
+    req.destroy();
+  });
+  req.resume();
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -11,7 +11,7 @@
 // client can tell waiting from generating. A client that leaves (request.signal, or a failed stream write), a
 // deadline or a shutdown stops its generation at the next token, queued or running.
 
-import { ConfigError, FfnskipError, InputError } from "../errors.js";
+import { ConfigError, FfnskipError, InputError, UnsupportedError } from "../errors.js";
 import type { GenerationResult } from "../generate.js";
 import type { GenerationStream, LanguageModel, ModelGenerateOptions, SkipSetting } from "../language-model.js";
 import { ApiError, type CompletionRequest, completionId, ffnskipField, finishReason, parseChatRequest, parseCompletionRequest, sse, usage } from "./openai.js";
@@ -399,6 +399,10 @@ class Turns {
 /** A library error as an OpenAI error: caller input is 400 naming the request field, anything else is 500. */
 function apiErrorOf(error: unknown, promptParam: string | null): ApiError {
   if (error instanceof ApiError) return error;
+  // A schema the constrained decoder cannot enforce (or does not parse) is the request's fault, not the model's.
+  if ((error instanceof InputError || error instanceof UnsupportedError) && error.file === "response_format") {
+    return new ApiError(400, error.message, "response_format", error instanceof UnsupportedError ? "unsupported_schema" : "invalid_value");
+  }
   if (error instanceof InputError || error instanceof ConfigError) {
     const field = error.field ?? "";
     if (error instanceof InputError && field === "prompt") return new ApiError(400, error.message, promptParam, "context_length_exceeded");
