@@ -31,49 +31,17 @@ import { writeGguf } from "../src/io/gguf-writer.js";
 import { readSafetensors } from "../src/io/safetensors.js";
 import { TINY_SHAPE, type TinyGgufDType, writeTinyLlamaFolder, writeTinyLlamaGguf } from "./fixtures/tiny-llama.js";
 import { tinyFamilyGguf } from "./fixtures/tiny-family-gguf.js";
-import { findOracle, type OracleSequence, runHfReference } from "./oracle/oracle.js";
+import { greedyDivergence, logitErrors } from "./oracle/compare.js";
+import { findOracle, runHfReference } from "./oracle/oracle.js";
 import { mulberry32 } from "./helpers/rng.js";
 
 const oracle = findOracle();
 const TINY_MODEL_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "oracle", "hf_tiny_model.py");
 const test = suite("HF transformers oracle");
 
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
-
 async function engineFor(path: string, options: EngineOptions): Promise<Transformer> {
   const parsed = parseModelSource(await readModelSource(path));
   return createTransformer(parsed.config, parsed.weights, options);
-}
-
-/** Max |ours - oracle| over all positions, through prefill and through one-token decode steps. */
-function logitErrors(model: Transformer, seq: OracleSequence): { prefill: number; decode: number } {
-  const ids = seq.inputIds;
-  const all = model.prefill(ids, 0, "all");
-  let prefill = 0;
-  for (let i = 0; i < all.length; i++) prefill = Math.max(prefill, Math.abs(all[i]! - seq.logits[i]!));
-  let decode = 0;
-  for (let p = 0; p < ids.length; p++) {
-    const row = model.decode(ids[p]!, p);
-    for (let v = 0; v < seq.vocab; v++) decode = Math.max(decode, Math.abs(row[v]! - seq.logits[p * seq.vocab + v]!));
-  }
-  return { prefill, decode };
-}
-
-/** Our greedy continuation (decode path), compared with the oracle's; returns the first divergence or -1. */
-function greedyDivergence(model: Transformer, seq: OracleSequence): { ours: number[]; firstDiff: number } {
-  const ids = seq.inputIds;
-  let logits = model.prefill(ids, 0, "last");
-  const ours: number[] = [];
-  for (let i = 0; i < seq.greedyNewIds.length; i++) {
-    const next = argmax(logits);
-    ours.push(next);
-    if (i + 1 < seq.greedyNewIds.length) logits = model.decode(next, ids.length + i);
-  }
-  return { ours, firstDiff: ours.findIndex((id, i) => id !== seq.greedyNewIds[i]) };
 }
 
 /** Gemma 3's HF -> GGUF tensor names as llama.cpp's converter writes them, spelled out here to check the engine's table. */

@@ -16,9 +16,9 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parseModelSource } from "../src/load.js";
 import { createTransformer, type EngineOptions } from "../src/model/load.js";
-import type { Transformer } from "../src/model/transformer.js";
 import { type GgufWeightType, hfFolderToGguf } from "./fixtures/hf-to-gguf.js";
-import { findOracle, type OracleSequence, runHfReferences } from "./oracle/oracle.js";
+import { greedyDivergence, logitErrors } from "./oracle/compare.js";
+import { findOracle, runHfReferences } from "./oracle/oracle.js";
 import { mulberry32 } from "./helpers/rng.js";
 
 const oracle = findOracle();
@@ -28,36 +28,6 @@ const TYPES: readonly GgufWeightType[] = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"
 const FFN_DOWN_TYPE: Readonly<Record<string, string>> = { Q2_K: "Q4_0", Q3_K: "Q4_0", Q4_K: "Q5_0", Q5_K: "Q5_1", Q6_K: "Q8_0" };
 const VOCAB = 256;
 const test = suite("quantized GGUF vs transformers' GGUF loader");
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
-
-/** Max |ours - oracle| over all positions, through prefill and through one-token decode steps. */
-function logitErrors(model: Transformer, seq: OracleSequence): { prefill: number; decode: number } {
-  const ids = seq.inputIds;
-  const all = model.prefill(ids, 0, "all");
-  let prefill = 0;
-  for (let i = 0; i < all.length; i++) prefill = Math.max(prefill, Math.abs(all[i]! - seq.logits[i]!));
-  let decode = 0;
-  for (let p = 0; p < ids.length; p++) {
-    const row = model.decode(ids[p]!, p);
-    for (let v = 0; v < seq.vocab; v++) decode = Math.max(decode, Math.abs(row[v]! - seq.logits[p * seq.vocab + v]!));
-  }
-  return { prefill, decode };
-}
-
-function greedyIds(model: Transformer, seq: OracleSequence): number[] {
-  let logits = model.prefill(seq.inputIds, 0, "last");
-  const ours: number[] = [];
-  for (let i = 0; i < seq.greedyNewIds.length; i++) {
-    ours.push(argmax(logits));
-    if (i + 1 < seq.greedyNewIds.length) logits = model.decode(ours[i]!, seq.inputIds.length + i);
-  }
-  return ours;
-}
 
 if ("missing" in oracle) {
   test("quantized GGUF oracle", () => {
@@ -101,7 +71,7 @@ if ("missing" in oracle) {
               for (const v of seq.logits) largest = Math.max(largest, Math.abs(v));
               const { prefill, decode } = logitErrors(model, seq);
               assert.ok(prefill <= 1e-4 * largest && decode <= 1e-4 * largest, `${family} ${type} ${kernels} ${seq.positions} tokens: max error prefill ${prefill}, decode ${decode}, largest logit ${largest}`);
-              assert.equal(greedyIds(model, seq), seq.greedyNewIds, `${family} ${type} ${kernels}: greedy tokens identical`);
+              assert.equal(greedyDivergence(model, seq).ours, seq.greedyNewIds, `${family} ${type} ${kernels}: greedy tokens identical`);
             }
             model.close();
           }
