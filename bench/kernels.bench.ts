@@ -126,12 +126,13 @@ function fillF32(p: number, n: number, scale = 1): number {
 const scaleD = () => f16(0.002 + random() * 0.018); // |w| up to ~0.3, like trained weights
 const scaleM = () => f16(-(0.01 + random() * 0.14));
 
-type WFormat = "q4_1x4" | "q8_0x4" | "q4_1" | "q8_0";
-const BLOCK_BYTES: Record<WFormat, number> = { q4_1x4: 80, q8_0x4: 136, q4_1: 20, q8_0: 34 };
+type WFormat = "q4_1x4" | "q8_0x4" | "q4_1" | "q8_0" | "q5_0" | "q4_k" | "q6_k";
+const BLOCK_BYTES: Record<WFormat, number> = { q4_1x4: 80, q8_0x4: 136, q4_1: 20, q8_0: 34, q5_0: 22, q4_k: 144, q6_k: 210 };
+const BLOCK_VALUES: Record<WFormat, number> = { q4_1x4: 32, q8_0x4: 32, q4_1: 32, q8_0: 32, q5_0: 32, q4_k: 256, q6_k: 256 };
 
 /** A rows x cols weight matrix in `format`, random quants, sane scales. Returns [ptr, bytes]. */
 function weights(format: WFormat, rows: number, cols: number): [number, number] {
-  const blocks = cols / 32;
+  const blocks = cols / BLOCK_VALUES[format];
   const tiled = format.endsWith("x4");
   const count = tiled ? (rows / 4) * blocks : rows * blocks;
   const size = count * BLOCK_BYTES[format];
@@ -143,6 +144,9 @@ function weights(format: WFormat, rows: number, cols: number): [number, number] 
     if (format === "q4_1x4") for (let r = 0; r < 4; r++) dv.setUint16(q + 64 + 2 * r, scaleD(), true), dv.setUint16(q + 72 + 2 * r, scaleM(), true);
     else if (format === "q8_0x4") for (let r = 0; r < 4; r++) dv.setUint16(q + 128 + 2 * r, f16((0.002 + random() * 0.018) / 16), true);
     else if (format === "q4_1") dv.setUint16(q, scaleD(), true), dv.setUint16(q + 2, scaleM(), true);
+    else if (format === "q5_0") dv.setUint16(q, f16((0.002 + random() * 0.018) / 2), true);
+    else if (format === "q4_k") dv.setUint16(q, f16(0.0005), true), dv.setUint16(q + 2, f16(0.0002), true); // 6-bit sub-scales stay random
+    else if (format === "q6_k") dv.setUint16(q + 208, f16(0.0002), true); // i8 sub-scales stay random
     else dv.setUint16(q, f16((0.002 + random() * 0.018) / 16), true);
   }
   return [p, size];
@@ -211,6 +215,20 @@ function buildCases(): Case[] {
       outFloats: 0, outBytes: rows * 4,
     });
   }
+
+  // K-quant file layouts (what a Q4_K_M file holds), decode on int16 activations, at Qwen2.5-0.5B shapes.
+  const QWEN = { hidden: 896, ffn: 4864 };
+  const kquant = (kernel: "matvec_q16_q5_0" | "matvec_q16_q4_k" | "matvec_q16_q6_k", fmt: WFormat, rows: number, cols: number, what: string) => {
+    const [w, size] = weights(fmt, rows, cols);
+    const a = activations(cols, 1);
+    cases.push({
+      family: "file-layout K-quant matvec (int16 activations)", name: `${kernel} ${rows}x${cols} (${what})`, bytes: size, flops: 2 * rows * cols, kernel,
+      run: (k, o) => k[kernel](o, w, a.qx, a.dx, a.px, rows, cols), outFloats: rows, outBytes: rows * 4,
+    });
+  };
+  kquant("matvec_q16_q5_0", "q5_0", 2 * QWEN.ffn, QWEN.hidden, "Qwen2.5-0.5B gate|up");
+  kquant("matvec_q16_q4_k", "q4_k", QWEN.hidden, QWEN.ffn, "Qwen2.5-0.5B FFN down");
+  kquant("matvec_q16_q6_k", "q6_k", QWEN.hidden, QWEN.ffn, "Qwen2.5-0.5B FFN down");
 
   // Activation quantization for the fast path.
   for (const [cols, n] of [[SMOL.hidden, 1], [SMOL.ffn, 1], [SMOL.hidden, 32]] as const) {

@@ -10,8 +10,10 @@
 //         the block's f32 scale and the f32 sum of its quants
 //   cols a multiple of the format's block (32 for q5_0, 256 for K-quants). No alignment required; out must not
 //   overlap the inputs.
-// Per 32-value activation block the sum Σ q_w q_x is exact in i32 (|q_w| <= 63, |q_x| <= 32767, 32 terms); the
-// float epilogue multiplies it by the weight scale and dx (and subtracts min * dx * px where the format has mins).
+// Rows go in pairs that share each activation block's loads (an odd last row pairs with itself). Per activation
+// block the products q_w q_x are summed exactly in i32 lanes of at most 8 products (|q_w| <= 63, |q_x| <= 32767,
+// so below 2^24: the conversion to f32 is exact); the float epilogue multiplies the lanes by the weight scale and
+// dx (and subtracts min * dx * px where the format has mins).
 // The twin (src/reference/kernels.ts) computes the same value from dequantized weights and activations.
 
 import { f16_to_f32, hsum } from "./common";
@@ -23,72 +25,99 @@ import { fifth_bits } from "./matvec";
 
 /** Σ over 16 values of one activation block (half 0: elements 0..15, half 1: 16..31) times 16 i8 weights. */
 // @ts-ignore: decorator
-@inline function dot16_i8(q: v128, x16: usize): v128 {
+@inline function dot16_i8(q: v128, xEven: v128, xOdd: v128): v128 {
   // i16 lane l of q holds elements 2l (low byte) and 2l+1 (high byte): sign-extend each in place.
-  return i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(q, 8), 8), v128.load(x16)), i32x4.dot_i16x8_s(i16x8.shr_s(q, 8), v128.load(x16, 16)));
-}
-
-/** Sum of the four i32 lanes. */
-// @ts-ignore: decorator
-@inline function hsum_i32(v: v128): i32 {
-  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+  return i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(q, 8), 8), xEven), i32x4.dot_i16x8_s(i16x8.shr_s(q, 8), xOdd));
 }
 
 // ---- Q5_0: 22-byte blocks {f16 d, u32 qh, nibbles[16]}, value = d * ((nibble | fifth bit << 4) - 16) ----------
 
+/** Σ q_w q_x of one Q5_0 block at p against one activation block (its four i16x8 vectors), as i32 lanes. */
+// @ts-ignore: decorator
+@inline function q5_0_block_dot(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const qh = load<u32>(p, 2), q = v128.load(p, 6);
+  const lo = i8x16.sub(v128.or(v128.and(q, i8x16.splat(0x0f)), fifth_bits(qh & 0xffff)), i8x16.splat(16));
+  const hi = i8x16.sub(v128.or(i8x16.shr_u(q, 4), fifth_bits(qh >> 16)), i8x16.splat(16));
+  return i32x4.add(dot16_i8(lo, x0, x1), dot16_i8(hi, x2, x3));
+}
+
 export function matvec_q16_q5_0(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const blocks = <usize>cols >> 5;
   const rowBytes = blocks * 22;
-  const mask = i8x16.splat(0x0f), sixteen = i8x16.splat(16);
-  for (let r = 0; r < rows; r++) {
-    let p = w + <usize>r * rowBytes;
-    let acc: f32 = 0;
-    for (let b: usize = 0; b < blocks; b++, p += 22) {
-      const qh = load<u32>(p, 2), q = v128.load(p, 6);
-      const lo = i8x16.sub(v128.or(v128.and(q, mask), fifth_bits(qh & 0xffff)), sixteen);
-      const hi = i8x16.sub(v128.or(i8x16.shr_u(q, 4), fifth_bits(qh >> 16)), sixteen);
+  // Two rows per pass share each activation block's loads; an odd last row runs with itself as its partner and
+  // stores only its own result.
+  for (let r = 0; r < rows; r += 2) {
+    const twin = r + 1 < rows;
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = twin ? p0 + rowBytes : p0;
+    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+    for (let b: usize = 0; b < blocks; b++, p0 += 22, p1 += 22) {
       const x16 = qx + (b << 6);
-      const isum = hsum_i32(i32x4.add(dot16_i8(lo, x16), dot16_i8(hi, x16 + 32)));
-      acc += <f32>isum * (f16_to_f32(load<u16>(p)) * load<f32>(dx + (b << 2)));
+      const x0 = v128.load(x16), x1 = v128.load(x16, 16), x2 = v128.load(x16, 32), x3 = v128.load(x16, 48);
+      const dxb = load<f32>(dx + (b << 2));
+      acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(q5_0_block_dot(p0, x0, x1, x2, x3)), f32x4.splat(f16_to_f32(load<u16>(p0)) * dxb)));
+      acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(q5_0_block_dot(p1, x0, x1, x2, x3)), f32x4.splat(f16_to_f32(load<u16>(p1)) * dxb)));
     }
-    store<f32>(out + (<usize>r << 2), acc);
+    store<f32>(out + (<usize>r << 2), hsum(acc0));
+    if (twin) store<f32>(out + (<usize>r << 2), hsum(acc1), 4);
   }
   px;
 }
 
-// ---- Q4_K: 144 bytes {f16 d, f16 dmin, scales[12], qs[128]} per 256 values ----------------------------------
-// Sub-block s (32 values, activation block 8 B + s) = low nibbles of qs[32 (s >> 1) ..] for even s, high for odd s.
-// Read as i16 lanes, 16 bytes of qs give elements 2l / 2l+1 of one half of a sub-block pair in the low nibbles
-// (masks 0x000f and 0x0f00) and of the other sub-block in the high nibbles (0x00f0, 0xf000): the activation order.
+/**
+ * One row's share of sub-block pair j (sub-blocks 2j and 2j+1, activation blocks A and B given as their i16x8
+ * vectors) of the Q4_K super-block at p, as f32 lanes: d * scale_s * dx_s * Σ q_w q_x for both sub-blocks.
+ */
+// @ts-ignore: decorator
+@inline function q4_k_pair(p: usize, j: i32, d: f32, dA: f32, dB: f32, a0: v128, a1: v128, a2: v128, a3: v128, b0: v128, b1: v128, b2: v128, b3: v128): v128 {
+  const m = i16x8.splat(0x0f);
+  const q0 = v128.load(p + 16 + (<usize>j << 5)), q1 = v128.load(p + 16 + (<usize>j << 5), 16);
+  const isumA = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(q0, m), a0), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 8), m), a1)),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(q1, m), a2), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 8), m), a3)));
+  const isumB = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 4), m), b0), i32x4.dot_i16x8_s(i16x8.shr_u(q0, 12), b1)),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 4), m), b2), i32x4.dot_i16x8_s(i16x8.shr_u(q1, 12), b3)));
+  return f32x4.add(
+    f32x4.mul(f32x4.convert_i32x4_s(isumA), f32x4.splat(d * <f32>k4_scale(p + 4, j << 1) * dA)),
+    f32x4.mul(f32x4.convert_i32x4_s(isumB), f32x4.splat(d * <f32>k4_scale(p + 4, (j << 1) + 1) * dB)));
+}
+
+/** One row's min term of the Q4_K super-block at p: dmin * Σ_s min_s * dx_s * px_s over its 8 sub-blocks. */
+// @ts-ignore: decorator
+@inline function q4_k_mins(p: usize, dx8: usize, px8: usize): f32 {
+  let sum: f32 = 0;
+  for (let s = 0; s < 8; s++) sum += <f32>k4_min(p + 4, s) * load<f32>(dx8 + (<usize>s << 2)) * load<f32>(px8 + (<usize>s << 2));
+  return f16_to_f32(load<u16>(p, 2)) * sum;
+}
 
 export function matvec_q16_q4_k(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const superBlocks = <usize>cols >> 8;
   const rowBytes = superBlocks * 144;
-  const m = i16x8.splat(0x0f);
-  for (let r = 0; r < rows; r++) {
-    let p = w + <usize>r * rowBytes;
-    let acc = f32x4.splat(0);
-    let mins: f32 = 0;
-    for (let sb: usize = 0; sb < superBlocks; sb++, p += 144) {
-      const d = f16_to_f32(load<u16>(p)), dmin = f16_to_f32(load<u16>(p, 2));
+  // Two rows per pass share each activation block's loads; an odd last row runs with itself as its partner and
+  // stores only its own result.
+  for (let r = 0; r < rows; r += 2) {
+    const twin = r + 1 < rows;
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = twin ? p0 + rowBytes : p0;
+    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+    let mins0: f32 = 0, mins1: f32 = 0;
+    for (let sb: usize = 0; sb < superBlocks; sb++, p0 += 144, p1 += 144) {
+      const d0 = f16_to_f32(load<u16>(p0)), d1 = f16_to_f32(load<u16>(p1));
       for (let j = 0; j < 4; j++) {
-        const q0 = v128.load(p + 16 + (<usize>j << 5)), q1 = v128.load(p + 16 + (<usize>j << 5), 16);
-        const blockA = (sb << 3) + (<usize>j << 1), blockB = blockA + 1;
-        const xa = qx + (blockA << 6), xb = xa + 64;
-        const isumA = i32x4.add(
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(q0, m), v128.load(xa)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 8), m), v128.load(xa, 16))),
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(q1, m), v128.load(xa, 32)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 8), m), v128.load(xa, 48))));
-        const isumB = i32x4.add(
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 4), m), v128.load(xb)), i32x4.dot_i16x8_s(i16x8.shr_u(q0, 12), v128.load(xb, 16))),
-          i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 4), m), v128.load(xb, 32)), i32x4.dot_i16x8_s(i16x8.shr_u(q1, 12), v128.load(xb, 48))));
-        const dA = load<f32>(dx + (blockA << 2)), dB = load<f32>(dx + (blockB << 2));
-        const sA = j << 1, sBk = sA + 1;
-        acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isumA), f32x4.splat(d * <f32>k4_scale(p + 4, sA) * dA)));
-        acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isumB), f32x4.splat(d * <f32>k4_scale(p + 4, sBk) * dB)));
-        mins += dmin * (<f32>k4_min(p + 4, sA) * dA * load<f32>(px + (blockA << 2)) + <f32>k4_min(p + 4, sBk) * dB * load<f32>(px + (blockB << 2)));
+        const blockA = (sb << 3) + (<usize>j << 1);
+        const xa = qx + (blockA << 6);
+        const a0 = v128.load(xa), a1 = v128.load(xa, 16), a2 = v128.load(xa, 32), a3 = v128.load(xa, 48);
+        const b0 = v128.load(xa, 64), b1 = v128.load(xa, 80), b2 = v128.load(xa, 96), b3 = v128.load(xa, 112);
+        const dA = load<f32>(dx + (blockA << 2)), dB = load<f32>(dx + (blockA << 2), 4);
+        acc0 = f32x4.add(acc0, q4_k_pair(p0, j, d0, dA, dB, a0, a1, a2, a3, b0, b1, b2, b3));
+        acc1 = f32x4.add(acc1, q4_k_pair(p1, j, d1, dA, dB, a0, a1, a2, a3, b0, b1, b2, b3));
       }
+      mins0 += q4_k_mins(p0, dx + (sb << 5), px + (sb << 5));
+      mins1 += q4_k_mins(p1, dx + (sb << 5), px + (sb << 5));
     }
-    store<f32>(out + (<usize>r << 2), hsum(acc) - mins);
+    store<f32>(out + (<usize>r << 2), hsum(acc0) - mins0);
+    if (twin) store<f32>(out + (<usize>r << 2), hsum(acc1) - mins1, 4);
   }
 }
 
@@ -97,37 +126,48 @@ export function matvec_q16_q4_k(out: usize, w: usize, qx: usize, dx: usize, px: 
 // bits at shift 2k of qh[32h + l], minus 32; the 16 values of group 8h + 2k + (l >> 4) share scales[g]. The value
 // sits in activation block 8 B + 4h + k, element l.
 
+/**
+ * One row's share of activation block 8 B + 4h + k (its i16x8 vectors x0..x3) for the Q6_K super-block at p, as
+ * f32 lanes: scale * Σ over both 16-value groups of scales[g] * Σ q_w q_x (scale = d * dx of the block).
+ */
+// @ts-ignore: decorator
+@inline function q6_k_block(p: usize, h: i32, k: i32, scale: f32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const mask = i8x16.splat(0x0f), three = i8x16.splat(3), bias = i8x16.splat(32);
+  const ql = p + (<usize>h << 6) + (<usize>(k & 1) << 5), qh = p + 128 + (<usize>h << 5);
+  const low0 = k < 2 ? v128.and(v128.load(ql), mask) : i8x16.shr_u(v128.load(ql), 4);
+  const low1 = k < 2 ? v128.and(v128.load(ql, 16), mask) : i8x16.shr_u(v128.load(ql, 16), 4);
+  const q0 = i8x16.sub(v128.or(low0, i8x16.shl(v128.and(i8x16.shr_u(v128.load(qh), 2 * k), three), 4)), bias);
+  const q1 = i8x16.sub(v128.or(low1, i8x16.shl(v128.and(i8x16.shr_u(v128.load(qh, 16), 2 * k), three), 4)), bias);
+  const g = p + 192 + (<usize>h << 3) + (<usize>k << 1);
+  return f32x4.add(
+    f32x4.mul(f32x4.convert_i32x4_s(dot16_i8(q0, x0, x1)), f32x4.splat(scale * <f32>load<i8>(g))),
+    f32x4.mul(f32x4.convert_i32x4_s(dot16_i8(q1, x2, x3)), f32x4.splat(scale * <f32>load<i8>(g, 1))));
+}
+
 export function matvec_q16_q6_k(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const superBlocks = <usize>cols >> 8;
   const rowBytes = superBlocks * 210;
-  const mask = i8x16.splat(0x0f), three = i8x16.splat(3), bias = i8x16.splat(32);
-  for (let r = 0; r < rows; r++) {
-    let p = w + <usize>r * rowBytes;
-    let acc = f32x4.splat(0);
-    for (let sb: usize = 0; sb < superBlocks; sb++, p += 210) {
-      const d = f16_to_f32(load<u16>(p, 208));
+  // Two rows per pass share each activation block's loads (an odd last row pairs with itself, as in Q4_K).
+  for (let r = 0; r < rows; r += 2) {
+    const twin = r + 1 < rows;
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = twin ? p0 + rowBytes : p0;
+    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+    for (let sb: usize = 0; sb < superBlocks; sb++, p0 += 210, p1 += 210) {
+      const d0 = f16_to_f32(load<u16>(p0, 208)), d1 = f16_to_f32(load<u16>(p1, 208));
       for (let h = 0; h < 2; h++) {
         for (let k = 0; k < 4; k++) {
           const block = (sb << 3) + (<usize>h << 2) + <usize>k;
           const x16 = qx + (block << 6);
-          const scale = d * load<f32>(dx + (block << 2));
-          let isum0 = i32x4.splat(0), isum1 = i32x4.splat(0);
-          for (let half = 0; half < 2; half++) {
-            const l = <usize>half << 4;
-            const lowBytes = v128.load(p + (<usize>h << 6) + (<usize>(k & 1) << 5) + l);
-            const low = k < 2 ? v128.and(lowBytes, mask) : i8x16.shr_u(lowBytes, 4);
-            const high = v128.and(i8x16.shr_u(v128.load(p + 128 + (<usize>h << 5) + l), 2 * k), three);
-            const q = i8x16.sub(v128.or(low, i8x16.shl(high, 4)), bias);
-            if (half == 0) isum0 = dot16_i8(q, x16);
-            else isum1 = dot16_i8(q, x16 + 32);
-          }
-          const g = (h << 3) + (k << 1);
-          acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum0), f32x4.splat(scale * <f32>load<i8>(p + 192 + g))));
-          acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum1), f32x4.splat(scale * <f32>load<i8>(p + 193 + g))));
+          const x0 = v128.load(x16), x1 = v128.load(x16, 16), x2 = v128.load(x16, 32), x3 = v128.load(x16, 48);
+          const dxb = load<f32>(dx + (block << 2));
+          acc0 = f32x4.add(acc0, q6_k_block(p0, h, k, d0 * dxb, x0, x1, x2, x3));
+          acc1 = f32x4.add(acc1, q6_k_block(p1, h, k, d1 * dxb, x0, x1, x2, x3));
         }
       }
     }
-    store<f32>(out + (<usize>r << 2), hsum(acc));
+    store<f32>(out + (<usize>r << 2), hsum(acc0));
+    if (twin) store<f32>(out + (<usize>r << 2), hsum(acc1), 4);
   }
   px;
 }
