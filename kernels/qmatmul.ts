@@ -73,17 +73,18 @@ export function quantize_q16(x: usize, qx: usize, dx: usize, px: usize, cols: i3
 
 /**
  * Σ over one block of nibble * x for one weight row, as i32x4 partial sums. q: the row's 16 nibble bytes (element j
- * in the low nibble of byte j, element j + 16 in the high nibble); x16: the block's deinterleaved i16 activations.
+ * in the low nibble of byte j, element j + 16 in the high nibble); x0..x3: the block's deinterleaved i16
+ * activations (loaded once per block by the caller, shared by the tile's four rows).
  * Read as i16 lanes, lane l holds elements 2l (bits 0-3), 2l+16 (4-7), 2l+1 (8-11), 2l+17 (12-15): four masks and
  * shifts give four i16x8 vectors in the activation order, multiplied pairwise by dot_i16x8_s.
  */
 // @ts-ignore: decorator
-@inline function dot_nibbles(q: v128, x16: usize): v128 {
+@inline function dot_nibbles(q: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const m = i16x8.splat(0x0f);
-  const a = i32x4.dot_i16x8_s(v128.and(q, m), v128.load(x16));
-  const b = i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q, 8), m), v128.load(x16, 16));
-  const c = i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q, 4), m), v128.load(x16, 32));
-  const d = i32x4.dot_i16x8_s(i16x8.shr_u(q, 12), v128.load(x16, 48));
+  const a = i32x4.dot_i16x8_s(v128.and(q, m), x0);
+  const b = i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q, 8), m), x1);
+  const c = i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q, 4), m), x2);
+  const d = i32x4.dot_i16x8_s(i16x8.shr_u(q, 12), x3);
   return i32x4.add(i32x4.add(a, b), i32x4.add(c, d));
 }
 
@@ -96,12 +97,12 @@ export function quantize_q16(x: usize, qx: usize, dx: usize, px: usize, cols: i3
 
 /** Σ over one block of w * x for one row of signed 8-bit weights (w0: elements 0..15, w1: 16..31). */
 // @ts-ignore: decorator
-@inline function dot_i8(w0: v128, w1: v128, x16: usize): v128 {
+@inline function dot_i8(w0: v128, w1: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   // i16 lane l of w0 holds elements 2l (low byte) and 2l+1 (high byte): sign-extend each in place.
-  const a = i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(w0, 8), 8), v128.load(x16));
-  const b = i32x4.dot_i16x8_s(i16x8.shr_s(w0, 8), v128.load(x16, 16));
-  const c = i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(w1, 8), 8), v128.load(x16, 32));
-  const d = i32x4.dot_i16x8_s(i16x8.shr_s(w1, 8), v128.load(x16, 48));
+  const a = i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(w0, 8), 8), x0);
+  const b = i32x4.dot_i16x8_s(i16x8.shr_s(w0, 8), x1);
+  const c = i32x4.dot_i16x8_s(i16x8.shr_s(i16x8.shl(w1, 8), 8), x2);
+  const d = i32x4.dot_i16x8_s(i16x8.shr_s(w1, 8), x3);
   return i32x4.add(i32x4.add(a, b), i32x4.add(c, d));
 }
 
@@ -159,8 +160,9 @@ export function matmul_q4_1x4(out: usize, w: usize, qx: usize, dx: usize, px: us
       let p = wt;
       for (let b: usize = 0; b < blocks; b++, p += 80) {
         const xb = x16 + (b << 6);
-        const isum = reduce4(dot_nibbles(v128.load(p), xb), dot_nibbles(v128.load(p, 16), xb),
-          dot_nibbles(v128.load(p, 32), xb), dot_nibbles(v128.load(p, 48), xb));
+        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+        const isum = reduce4(dot_nibbles(v128.load(p), x0, x1, x2, x3), dot_nibbles(v128.load(p, 16), x0, x1, x2, x3),
+          dot_nibbles(v128.load(p, 32), x0, x1, x2, x3), dot_nibbles(v128.load(p, 48), x0, x1, x2, x3));
         const d = load<f32>(xd + (b << 2));
         const scale = f32x4.mul(f16x4_to_f32x4(v128.load16x4_u(p, 64)), f32x4.splat(d));
         const offset = f32x4.mul(f16x4_to_f32x4(v128.load16x4_u(p, 72)), f32x4.splat(d * load<f32>(xs + (b << 2))));
@@ -184,8 +186,9 @@ export function matmul_q4_0x4(out: usize, w: usize, qx: usize, dx: usize, px: us
       let p = wt;
       for (let b: usize = 0; b < blocks; b++, p += 72) {
         const xb = x16 + (b << 6);
-        const isum = reduce4(dot_nibbles(v128.load(p), xb), dot_nibbles(v128.load(p, 16), xb),
-          dot_nibbles(v128.load(p, 32), xb), dot_nibbles(v128.load(p, 48), xb));
+        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+        const isum = reduce4(dot_nibbles(v128.load(p), x0, x1, x2, x3), dot_nibbles(v128.load(p, 16), x0, x1, x2, x3),
+          dot_nibbles(v128.load(p, 32), x0, x1, x2, x3), dot_nibbles(v128.load(p, 48), x0, x1, x2, x3));
         // Nibbles are stored as q + 8: subtract 8 * Σ q_x once per block instead of 8 from every nibble.
         const corrected = i32x4.sub(isum, i32x4.splat(<i32>load<f32>(xs + (b << 2)) * 8));
         const scale = f32x4.mul(f16x4_to_f32x4(v128.load16x4_u(p, 64)), f32x4.splat(load<f32>(xd + (b << 2))));
@@ -208,8 +211,9 @@ export function matmul_q8_0x4(out: usize, w: usize, qx: usize, dx: usize, px: us
       let p = wt;
       for (let b: usize = 0; b < blocks; b++, p += 136) {
         const xb = x16 + (b << 6);
-        const isum = reduce4(dot_i8(v128.load(p), v128.load(p, 16), xb), dot_i8(v128.load(p, 32), v128.load(p, 48), xb),
-          dot_i8(v128.load(p, 64), v128.load(p, 80), xb), dot_i8(v128.load(p, 96), v128.load(p, 112), xb));
+        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+        const isum = reduce4(dot_i8(v128.load(p), v128.load(p, 16), x0, x1, x2, x3), dot_i8(v128.load(p, 32), v128.load(p, 48), x0, x1, x2, x3),
+          dot_i8(v128.load(p, 64), v128.load(p, 80), x0, x1, x2, x3), dot_i8(v128.load(p, 96), v128.load(p, 112), x0, x1, x2, x3));
         const scale = f32x4.mul(f16x4_to_f32x4(v128.load16x4_u(p, 128)), f32x4.splat(load<f32>(xd + (b << 2))));
         acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), scale));
       }
@@ -275,9 +279,7 @@ export function kernel_selftest(): i32 {
   // bytes 0x10 0x32 0x54 0x76 0x98 0xba 0xdc 0xfe 0x01 0x23 0x45 0x67 0x89 0xab 0xcd 0xef, written as i8
   const q = i8x16(0x10, 0x32, 0x54, 0x76, -104, -70, -36, -2, 0x01, 0x23, 0x45, 0x67, -119, -85, -51, -17);
   const x = i16x8(-1000, 2000, -3000, 4000, -5000, 6000, -7000, 8000);
-  const m = i16x8.splat(0x0f);
-  const sum = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(v128.and(q, m), x), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q, 8), m), x)),
-    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q, 4), m), x), i32x4.dot_i16x8_s(i16x8.shr_u(q, 12), x)));
+  const sum = dot_nibbles(q, x, x, x, x);
   const r = to_int(f32x4(-2.5, 3.5, 32766.6, -0.5), f32x4.splat(1));
   return i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3)
     + i32x4.extract_lane(r, 0) + i32x4.extract_lane(r, 1) + i32x4.extract_lane(r, 2) + i32x4.extract_lane(r, 3);
