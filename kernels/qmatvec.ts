@@ -13,12 +13,12 @@
 // Rows go in pairs that share each activation block's loads (an odd last row pairs with itself). Per activation
 // block the products q_w q_x are summed exactly in i32 lanes of at most 8 products (|q_w| <= 63, |q_x| <= 32767,
 // so below 2^24: the conversion to f32 is exact); the float epilogue multiplies the lanes by the weight scale and
-// dx (and subtracts min * dx * px where the format has mins).
+// dx (and subtracts min * dx * px where the format has mins; Q5_0 multiplies its stored values 0..31 and subtracts
+// 16 px). f16 scales are converted without the Inf/NaN cases: loading refuses such scales (src/model/weights.ts).
 // The twin (src/reference/kernels.ts) computes the same value from dequantized weights and activations.
 
-import { f16_to_f32, hsum } from "./common";
+import { f16_to_f32, f16x4_to_f32x4, hsum } from "./common";
 import { k4_min, k4_scale } from "./kquant";
-import { fifth_bits } from "./matvec";
 
 // Activation block b of a token: its 32 i16 at qx + 64 b, deinterleaved as [even 0..14 | odd 1..15 | even 16..30 |
 // odd 17..31] (four i16x8 vectors at +0, +16, +32, +48).
@@ -32,13 +32,31 @@ import { fifth_bits } from "./matvec";
 
 // ---- Q5_0: 22-byte blocks {f16 d, u32 qh, nibbles[16]}, value = d * ((nibble | fifth bit << 4) - 16) ----------
 
-/** Σ q_w q_x of one Q5_0 block at p against one activation block (its four i16x8 vectors), as i32 lanes. */
+// V8 on x64 rebuilds a v128 immediate inside a loop with two or three instructions at every use; masks that the
+// loops need often are read from static data instead (one load each). Swizzle indices stay immediates: V8 drops its
+// out-of-range fix-up only for constant indices.
+const NIBBLE_MASK: usize = memory.data<u8>([15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15], 16);
+const BIT_4: usize = memory.data<u8>([16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16], 16);
+const BIT_SELECT: usize = memory.data<u8>([1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128], 16);
+const LOW_BYTES: usize = memory.data<u8>([255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0], 16);
+
+/**
+ * Σ u_w q_x of one Q5_0 block at p against one activation block (its four i16x8 vectors), as i32 lanes, where
+ * u_w = nibble | fifth bit << 4 is the stored value before its - 16 (0..31; the caller subtracts 16 Σ q_x).
+ */
 // @ts-ignore: decorator
-@inline function q5_0_block_dot(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  const qh = load<u32>(p, 2), q = v128.load(p, 6);
-  const lo = i8x16.sub(v128.or(v128.and(q, i8x16.splat(0x0f)), fifth_bits(qh & 0xffff)), i8x16.splat(16));
-  const hi = i8x16.sub(v128.or(i8x16.shr_u(q, 4), fifth_bits(qh >> 16)), i8x16.splat(16));
-  return i32x4.add(dot16_i8(lo, x0, x1), dot16_i8(hi, x2, x3));
+@inline function q5_0_block_dot_u(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const qh = i32x4.splat(load<u32>(p, 2)), q = v128.load(p, 6);
+  const select = v128.load(BIT_SELECT), bit4 = v128.load(BIT_4), nibble = v128.load(NIBBLE_MASK), lowBytes = v128.load(LOW_BYTES);
+  // Byte j of spreadLo holds qh's byte j / 8 (bits of values 0..15), of spreadHi byte 2 + j / 8 (values 16..31).
+  const spreadLo = i8x16.swizzle(qh, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const spreadHi = i8x16.swizzle(qh, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const lo = v128.or(v128.and(q, nibble), v128.and(i8x16.eq(v128.and(spreadLo, select), select), bit4));
+  const hi = v128.or(v128.and(i16x8.shr_u(q, 4), nibble), v128.and(i8x16.eq(v128.and(spreadHi, select), select), bit4));
+  // i16 lane l of lo holds values 2l (low byte) and 2l + 1 (high byte), unsigned: the activations' even/odd order.
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(lo, lowBytes), x0), i32x4.dot_i16x8_s(i16x8.shr_u(lo, 8), x1)),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(hi, lowBytes), x2), i32x4.dot_i16x8_s(i16x8.shr_u(hi, 8), x3)));
 }
 
 export function matvec_q16_q5_0(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
@@ -54,14 +72,19 @@ export function matvec_q16_q5_0(out: usize, w: usize, qx: usize, dx: usize, px: 
     for (let b: usize = 0; b < blocks; b++, p0 += 22, p1 += 22) {
       const x16 = qx + (b << 6);
       const x0 = v128.load(x16), x1 = v128.load(x16, 16), x2 = v128.load(x16, 32), x3 = v128.load(x16, 48);
-      const dxb = load<f32>(dx + (b << 2));
-      acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(q5_0_block_dot(p0, x0, x1, x2, x3)), f32x4.splat(f16_to_f32(load<u16>(p0)) * dxb)));
-      acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(q5_0_block_dot(p1, x0, x1, x2, x3)), f32x4.splat(f16_to_f32(load<u16>(p1)) * dxb)));
+      // The - 16 of every weight: 16 Σ q_x, spread as 4 Σ q_x over the four lanes (integers below 2^24: exact in f32).
+      const bias = f32x4.splat(load<f32>(px + (b << 2)) * 4);
+      // Both rows' f16 scales converted in one vector, times the activation scale.
+      const halves = i32x4.replace_lane(i32x4.splat(<i32>load<u16>(p0)), 1, <i32>load<u16>(p1));
+      const scales = f32x4.mul(f16x4_to_f32x4(halves), f32x4.splat(load<f32>(dx + (b << 2))));
+      const sum0 = f32x4.sub(f32x4.convert_i32x4_s(q5_0_block_dot_u(p0, x0, x1, x2, x3)), bias);
+      const sum1 = f32x4.sub(f32x4.convert_i32x4_s(q5_0_block_dot_u(p1, x0, x1, x2, x3)), bias);
+      acc0 = f32x4.add(acc0, f32x4.mul(sum0, i32x4.shuffle(scales, scales, 0, 0, 0, 0)));
+      acc1 = f32x4.add(acc1, f32x4.mul(sum1, i32x4.shuffle(scales, scales, 1, 1, 1, 1)));
     }
     store<f32>(out + (<usize>r << 2), hsum(acc0));
     if (twin) store<f32>(out + (<usize>r << 2), hsum(acc1), 4);
   }
-  px;
 }
 
 /**
