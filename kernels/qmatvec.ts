@@ -149,28 +149,34 @@ export function matvec_q16_q4_k(out: usize, w: usize, qx: usize, dx: usize, px: 
 // bits at shift 2k of qh[32h + l], minus 32; the 16 values of group 8h + 2k + (l >> 4) share scales[g]. The value
 // sits in activation block 8 B + 4h + k, element l.
 
+const THREE: usize = memory.data<u8>([3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3], 16);
+const THIRTY_TWO: usize = memory.data<u8>([32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32], 16);
+
 /**
- * One row's share of activation block 8 B + 4h + k (its i16x8 vectors x0..x3) for the Q6_K super-block at p, as
- * f32 lanes: scale * Σ over both 16-value groups of scales[g] * Σ q_w q_x (scale = d * dx of the block).
+ * One row's share of activation block 8 B + 4h + k (at x16) for the Q6_K super-block at p, as f32 lanes:
+ * scale * Σ over both 16-value groups of scales[g] * Σ q_w q_x (scale = d * dx of the block). Callers pass k as a
+ * literal so that the shifts by 2k are immediates after inlining.
  */
 // @ts-ignore: decorator
-@inline function q6_k_block(p: usize, h: i32, k: i32, scale: f32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  const mask = i8x16.splat(0x0f), three = i8x16.splat(3), bias = i8x16.splat(32);
-  const ql = p + (<usize>h << 6) + (<usize>(k & 1) << 5), qh = p + 128 + (<usize>h << 5);
-  const low0 = k < 2 ? v128.and(v128.load(ql), mask) : i8x16.shr_u(v128.load(ql), 4);
-  const low1 = k < 2 ? v128.and(v128.load(ql, 16), mask) : i8x16.shr_u(v128.load(ql, 16), 4);
-  const q0 = i8x16.sub(v128.or(low0, i8x16.shl(v128.and(i8x16.shr_u(v128.load(qh), 2 * k), three), 4)), bias);
-  const q1 = i8x16.sub(v128.or(low1, i8x16.shl(v128.and(i8x16.shr_u(v128.load(qh, 16), 2 * k), three), 4)), bias);
-  const g = p + 192 + (<usize>h << 3) + (<usize>k << 1);
+@inline function q6_k_block(p: usize, h: usize, k: i32, x16: usize, scale: f32): v128 {
+  const nibble = v128.load(NIBBLE_MASK), three = v128.load(THREE), bias = v128.load(THIRTY_TWO);
+  const ql = p + (h << 6) + (<usize>(k & 1) << 5), qh = p + 128 + (h << 5);
+  // i16 shifts then a byte mask: no bits cross into a byte that is kept.
+  const low0 = k < 2 ? v128.and(v128.load(ql), nibble) : v128.and(i16x8.shr_u(v128.load(ql), 4), nibble);
+  const low1 = k < 2 ? v128.and(v128.load(ql, 16), nibble) : v128.and(i16x8.shr_u(v128.load(ql, 16), 4), nibble);
+  const high0 = v128.and(i16x8.shr_u(v128.load(qh), 2 * k), three), high1 = v128.and(i16x8.shr_u(v128.load(qh, 16), 2 * k), three);
+  const q0 = i8x16.sub(v128.or(low0, i16x8.shl(high0, 4)), bias);
+  const q1 = i8x16.sub(v128.or(low1, i16x8.shl(high1, 4)), bias);
+  const g = p + 192 + (h << 3) + (<usize>k << 1);
   return f32x4.add(
-    f32x4.mul(f32x4.convert_i32x4_s(dot16_i8(q0, x0, x1)), f32x4.splat(scale * <f32>load<i8>(g))),
-    f32x4.mul(f32x4.convert_i32x4_s(dot16_i8(q1, x2, x3)), f32x4.splat(scale * <f32>load<i8>(g, 1))));
+    f32x4.mul(f32x4.convert_i32x4_s(dot16_i8(q0, v128.load(x16), v128.load(x16, 16))), f32x4.splat(scale * <f32>load<i8>(g))),
+    f32x4.mul(f32x4.convert_i32x4_s(dot16_i8(q1, v128.load(x16, 32), v128.load(x16, 48))), f32x4.splat(scale * <f32>load<i8>(g, 1))));
 }
 
 export function matvec_q16_q6_k(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const superBlocks = <usize>cols >> 8;
   const rowBytes = superBlocks * 210;
-  // Two rows per pass share each activation block's loads (an odd last row pairs with itself, as in Q4_K).
+  // Two rows per pass (an odd last row pairs with itself, as in Q4_K); the four k of each half h are written out.
   for (let r = 0; r < rows; r += 2) {
     const twin = r + 1 < rows;
     let p0 = w + <usize>r * rowBytes;
@@ -178,15 +184,18 @@ export function matvec_q16_q6_k(out: usize, w: usize, qx: usize, dx: usize, px: 
     let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
     for (let sb: usize = 0; sb < superBlocks; sb++, p0 += 210, p1 += 210) {
       const d0 = f16_to_f32(load<u16>(p0, 208)), d1 = f16_to_f32(load<u16>(p1, 208));
-      for (let h = 0; h < 2; h++) {
-        for (let k = 0; k < 4; k++) {
-          const block = (sb << 3) + (<usize>h << 2) + <usize>k;
-          const x16 = qx + (block << 6);
-          const x0 = v128.load(x16), x1 = v128.load(x16, 16), x2 = v128.load(x16, 32), x3 = v128.load(x16, 48);
-          const dxb = load<f32>(dx + (block << 2));
-          acc0 = f32x4.add(acc0, q6_k_block(p0, h, k, d0 * dxb, x0, x1, x2, x3));
-          acc1 = f32x4.add(acc1, q6_k_block(p1, h, k, d1 * dxb, x0, x1, x2, x3));
-        }
+      for (let h: usize = 0; h < 2; h++) {
+        const block = (sb << 3) + (h << 2);
+        const x16 = qx + (block << 6), dxh = dx + (block << 2);
+        const dx0 = load<f32>(dxh), dx1 = load<f32>(dxh, 4), dx2 = load<f32>(dxh, 8), dx3 = load<f32>(dxh, 12);
+        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 0, x16, d0 * dx0));
+        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 0, x16, d1 * dx0));
+        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 1, x16 + 64, d0 * dx1));
+        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 1, x16 + 64, d1 * dx1));
+        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 2, x16 + 128, d0 * dx2));
+        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 2, x16 + 128, d1 * dx2));
+        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 3, x16 + 192, d0 * dx3));
+        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 3, x16 + 192, d1 * dx3));
       }
     }
     store<f32>(out + (<usize>r << 2), hsum(acc0));
