@@ -10,7 +10,8 @@
 //         the block's f32 scale and the f32 sum of its quants
 //   cols a multiple of the format's block (32 for q5_0, 256 for K-quants). No alignment required; out must not
 //   overlap the inputs.
-// Rows go in pairs that share each activation block's loads (an odd last row pairs with itself). Per activation
+// Q5_0 and Q6_K take rows in pairs that share each activation block's loads (an odd last row pairs with itself);
+// Q4_K unpacks a super-block's eight scales and mins in vectors, one row at a time. Per activation
 // block the products q_w q_x are summed exactly in i32 lanes of at most 8 products (|q_w| <= 63, |q_x| <= 32767,
 // so below 2^24: the conversion to f32 is exact); the float epilogue multiplies the lanes by the weight scale and
 // dx (and subtracts min * dx * px where the format has mins; Q5_0 multiplies its stored values 0..31 and subtracts
@@ -18,7 +19,6 @@
 // The twin (src/reference/kernels.ts) computes the same value from dequantized weights and activations.
 
 import { f16_to_f32, f16x4_to_f32x4, hsum } from "./common";
-import { k4_min, k4_scale } from "./kquant";
 
 // Activation block b of a token: its 32 i16 at qx + 64 b, deinterleaved as [even 0..14 | odd 1..15 | even 16..30 |
 // odd 17..31] (four i16x8 vectors at +0, +16, +32, +48).
@@ -87,60 +87,81 @@ export function matvec_q16_q5_0(out: usize, w: usize, qx: usize, dx: usize, px: 
   }
 }
 
+// Lane masks for unpacking the eight 6-bit scales and mins of a Q4_K super-block (llama.cpp get_scale_min_k4):
+// sub-blocks 0-3 keep the low 6 bits of their byte, sub-blocks 4-7 join a nibble with the top 2 bits of another byte.
+const K4_LOW_PART: usize = memory.data<u8>([63, 63, 63, 63, 15, 15, 15, 15, 0, 0, 0, 0, 0, 0, 0, 0], 16);
+const K4_HIGH_PART: usize = memory.data<u8>([0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0, 0, 0, 0], 16);
+
+/** u8 lanes 0-7 of v as f32: lanes 0-3 (lo = true) or 4-7. */
+// @ts-ignore: decorator
+@inline function u8_lanes_f32(v: v128, lo: bool): v128 {
+  const halves = i16x8.extend_low_i8x16_u(v);
+  return f32x4.convert_i32x4_u(lo ? i32x4.extend_low_i16x8_u(halves) : i32x4.extend_high_i16x8_u(halves));
+}
+
 /**
- * One row's share of sub-block pair j (sub-blocks 2j and 2j+1, activation blocks A and B given as their i16x8
- * vectors) of the Q4_K super-block at p, as f32 lanes: d * scale_s * dx_s * Σ q_w q_x for both sub-blocks.
+ * The eight 6-bit scales (mins = false) or mins (true) of the Q4_K super-block whose scale bytes start at s, as u8
+ * lanes 0-7. scale j = s[j] & 63 (j < 4), (s[j + 4] & 15) | (s[j - 4] >> 6) << 4 (j >= 4); min j = s[j + 4] & 63
+ * (j < 4), (s[j + 4] >> 4) | (s[j] >> 6) << 4 (j >= 4). Reads 16 bytes (the 12 scale bytes and 4 of qs).
  */
 // @ts-ignore: decorator
-@inline function q4_k_pair(p: usize, j: i32, d: f32, dA: f32, dB: f32, a0: v128, a1: v128, a2: v128, a3: v128, b0: v128, b1: v128, b2: v128, b3: v128): v128 {
+@inline function k4_unpack(s: usize, mins: bool): v128 {
+  const v = v128.load(s), nibbles = i16x8.shr_u(v, 4), top2 = i16x8.shr_u(v, 2);
+  const low = mins ? i8x16.shuffle(v, nibbles, 4, 5, 6, 7, 24, 25, 26, 27, 0, 0, 0, 0, 0, 0, 0, 0)
+    : i8x16.shuffle(v, v, 0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0);
+  const high = mins ? i8x16.shuffle(top2, top2, 0, 0, 0, 0, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0)
+    : i8x16.shuffle(top2, top2, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0);
+  return v128.or(v128.and(low, v128.load(K4_LOW_PART)), v128.and(high, v128.load(K4_HIGH_PART)));
+}
+
+/**
+ * One row's Σ over sub-block pair j (sub-blocks 2j and 2j+1, activations at xa: two consecutive blocks) of the
+ * Q4_K super-block at p, as f32 lanes: the integer dots times the pair's multipliers d * scale_s * dx_s, which
+ * are lanes `lane` and `lane + 1` of `mult`. j and lane are literals at every call (shuffle lanes are immediates).
+ */
+// @ts-ignore: decorator
+@inline function q4_k_pair(p: usize, j: i32, xa: usize, mult: v128, lane: i32): v128 {
   const m = i16x8.splat(0x0f);
   const q0 = v128.load(p + 16 + (<usize>j << 5)), q1 = v128.load(p + 16 + (<usize>j << 5), 16);
   const isumA = i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(v128.and(q0, m), a0), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 8), m), a1)),
-    i32x4.add(i32x4.dot_i16x8_s(v128.and(q1, m), a2), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 8), m), a3)));
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(q0, m), v128.load(xa)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 8), m), v128.load(xa, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(q1, m), v128.load(xa, 32)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 8), m), v128.load(xa, 48))));
   const isumB = i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 4), m), b0), i32x4.dot_i16x8_s(i16x8.shr_u(q0, 12), b1)),
-    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 4), m), b2), i32x4.dot_i16x8_s(i16x8.shr_u(q1, 12), b3)));
-  return f32x4.add(
-    f32x4.mul(f32x4.convert_i32x4_s(isumA), f32x4.splat(d * <f32>k4_scale(p + 4, j << 1) * dA)),
-    f32x4.mul(f32x4.convert_i32x4_s(isumB), f32x4.splat(d * <f32>k4_scale(p + 4, (j << 1) + 1) * dB)));
-}
-
-/** One row's min term of the Q4_K super-block at p: dmin * Σ_s min_s * dx_s * px_s over its 8 sub-blocks. */
-// @ts-ignore: decorator
-@inline function q4_k_mins(p: usize, dx8: usize, px8: usize): f32 {
-  let sum: f32 = 0;
-  for (let s = 0; s < 8; s++) sum += <f32>k4_min(p + 4, s) * load<f32>(dx8 + (<usize>s << 2)) * load<f32>(px8 + (<usize>s << 2));
-  return f16_to_f32(load<u16>(p, 2)) * sum;
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q0, 4), m), v128.load(xa, 64)), i32x4.dot_i16x8_s(i16x8.shr_u(q0, 12), v128.load(xa, 80))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(q1, 4), m), v128.load(xa, 96)), i32x4.dot_i16x8_s(i16x8.shr_u(q1, 12), v128.load(xa, 112))));
+  const multA = lane == 0 ? i32x4.shuffle(mult, mult, 0, 0, 0, 0) : i32x4.shuffle(mult, mult, 2, 2, 2, 2);
+  const multB = lane == 0 ? i32x4.shuffle(mult, mult, 1, 1, 1, 1) : i32x4.shuffle(mult, mult, 3, 3, 3, 3);
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(isumA), multA), f32x4.mul(f32x4.convert_i32x4_s(isumB), multB));
 }
 
 export function matvec_q16_q4_k(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const superBlocks = <usize>cols >> 8;
   const rowBytes = superBlocks * 144;
-  // Two rows per pass share each activation block's loads; an odd last row runs with itself as its partner and
-  // stores only its own result.
-  for (let r = 0; r < rows; r += 2) {
-    const twin = r + 1 < rows;
-    let p0 = w + <usize>r * rowBytes;
-    let p1 = twin ? p0 + rowBytes : p0;
-    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
-    let mins0: f32 = 0, mins1: f32 = 0;
-    for (let sb: usize = 0; sb < superBlocks; sb++, p0 += 144, p1 += 144) {
-      const d0 = f16_to_f32(load<u16>(p0)), d1 = f16_to_f32(load<u16>(p1));
-      for (let j = 0; j < 4; j++) {
-        const blockA = (sb << 3) + (<usize>j << 1);
-        const xa = qx + (blockA << 6);
-        const a0 = v128.load(xa), a1 = v128.load(xa, 16), a2 = v128.load(xa, 32), a3 = v128.load(xa, 48);
-        const b0 = v128.load(xa, 64), b1 = v128.load(xa, 80), b2 = v128.load(xa, 96), b3 = v128.load(xa, 112);
-        const dA = load<f32>(dx + (blockA << 2)), dB = load<f32>(dx + (blockA << 2), 4);
-        acc0 = f32x4.add(acc0, q4_k_pair(p0, j, d0, dA, dB, a0, a1, a2, a3, b0, b1, b2, b3));
-        acc1 = f32x4.add(acc1, q4_k_pair(p1, j, d1, dA, dB, a0, a1, a2, a3, b0, b1, b2, b3));
+  for (let r = 0; r < rows; r++) {
+    let p = w + <usize>r * rowBytes;
+    let acc = f32x4.splat(0), mins = f32x4.splat(0);
+    for (let sb: usize = 0; sb < superBlocks; sb++, p += 144) {
+      const d = f16_to_f32(load<u16>(p)), dmin = f16_to_f32(load<u16>(p, 2));
+      // Per sub-block multipliers d * scale * dx (lanes 0-3: sub-blocks 0-3, then 4-7) and the min term's dx * px.
+      const dx8 = dx + (sb << 5), px8 = px + (sb << 5);
+      const dx03 = v128.load(dx8), dx47 = v128.load(dx8, 16);
+      const scales = k4_unpack(p + 4, false), minima = k4_unpack(p + 4, true);
+      const mult03 = f32x4.mul(f32x4.mul(u8_lanes_f32(scales, true), dx03), f32x4.splat(d));
+      const mult47 = f32x4.mul(f32x4.mul(u8_lanes_f32(scales, false), dx47), f32x4.splat(d));
+      // Two passes of two sub-block pairs each: a loop, not four inlined copies, keeps V8 from hoisting every
+      // activation load to the top of the body (and spilling them).
+      for (let half: usize = 0; half < 2; half++) {
+        const mult = half == 0 ? mult03 : mult47;
+        const q = p + (half << 6), xs = qx + (sb << 9) + (half << 8);
+        acc = f32x4.add(acc, q4_k_pair(q, 0, xs, mult, 0));
+        acc = f32x4.add(acc, q4_k_pair(q, 1, xs + 128, mult, 2));
       }
-      mins0 += q4_k_mins(p0, dx + (sb << 5), px + (sb << 5));
-      mins1 += q4_k_mins(p1, dx + (sb << 5), px + (sb << 5));
+      const minTerms = f32x4.add(
+        f32x4.mul(u8_lanes_f32(minima, true), f32x4.mul(dx03, v128.load(px8))),
+        f32x4.mul(u8_lanes_f32(minima, false), f32x4.mul(dx47, v128.load(px8, 16))));
+      mins = f32x4.add(mins, f32x4.mul(minTerms, f32x4.splat(dmin)));
     }
-    store<f32>(out + (<usize>r << 2), hsum(acc0) - mins0);
-    if (twin) store<f32>(out + (<usize>r << 2), hsum(acc1) - mins1, 4);
+    store<f32>(out + (<usize>r << 2), hsum(acc) - hsum(mins));
   }
 }
 
