@@ -3,7 +3,7 @@
 
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { pickVariant } from "../src/runtime/kernels.js";
+import { type KernelVariant, pickVariant, variantBytes } from "../src/runtime/kernels.js";
 
 /** (func (param v128) (result v128) local.get 0 local.get 0 <opcode>), opcode a 0xfd-prefixed SIMD instruction. */
 function probe(opcode: readonly number[]): Uint8Array<ArrayBuffer> {
@@ -39,6 +39,36 @@ variant("from Node 22 on, relaxed SIMD validates without flags, so the relaxed b
     return;
   }
   assert.ok(WebAssembly.validate(RELAXED_PROBE), `node ${process.version} rejects relaxed SIMD`);
+});
+
+/** The raw payload of section `id` (11 = data) of a wasm binary; empty when absent. */
+function section(bytes: Uint8Array, id: number): Uint8Array {
+  let p = 8;
+  const leb = (): number => {
+    let value = 0, shift = 0, byte: number;
+    do {
+      byte = bytes[p++]!;
+      value |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return value >>> 0;
+  };
+  while (p < bytes.length) {
+    const sectionId = bytes[p++]!;
+    const size = leb();
+    if (sectionId === id) return bytes.subarray(p, p + size);
+    p += size;
+  }
+  return new Uint8Array(0);
+}
+
+variant("every build carries the same static data (kernel masks), so builds may share one memory", () => {
+  // The bench and the build-agreement test instantiate several builds on one memory; each writes its data segments
+  // at instantiation, and a build with other bytes at those addresses would corrupt the others' constants.
+  const variants: KernelVariant[] = ["simd", "relaxed", "simd-threads", "relaxed-threads"];
+  const data = variants.map((v) => section(variantBytes(v), 11));
+  assert.ok(data[0]!.length > 0, "the kernels keep some masks in static data");
+  for (let i = 1; i < variants.length; i++) assert.equal(data[i], data[0], `${variants[i]} vs simd`);
 });
 
 variant.run();
