@@ -10,15 +10,15 @@
 //         the block's f32 scale and the f32 sum of its quants
 //   cols a multiple of the format's block (32 for q5_0, 256 for K-quants). No alignment required; out must not
 //   overlap the inputs.
-// Q5_0 and Q6_K take rows in pairs that share each activation block's loads (an odd last row pairs with itself);
-// Q4_K unpacks a super-block's eight scales and mins in vectors, one row at a time. Per activation
+// One row at a time: sharing activation loads between two rows measured slower from DRAM (the loads fold into
+// pmaddwd operands for free; keeping them in registers spills). Per activation
 // block the products q_w q_x are summed exactly in i32 lanes of at most 8 products (|q_w| <= 63, |q_x| <= 32767,
 // so below 2^24: the conversion to f32 is exact); the float epilogue multiplies the lanes by the weight scale and
 // dx (and subtracts min * dx * px where the format has mins; Q5_0 multiplies its stored values 0..31 and subtracts
-// 16 px). f16 scales are converted without the Inf/NaN cases: loading refuses such scales (src/model/weights.ts).
+// 16 px).
 // The twin (src/reference/kernels.ts) computes the same value from dequantized weights and activations.
 
-import { f16_to_f32, f16x4_to_f32x4, hsum } from "./common";
+import { f16_to_f32, hsum } from "./common";
 
 // Activation block b of a token: its 32 i16 at qx + 64 b, deinterleaved as [even 0..14 | odd 1..15 | even 16..30 |
 // odd 17..31] (four i16x8 vectors at +0, +16, +32, +48).
@@ -62,28 +62,17 @@ const LOW_BYTES: usize = memory.data<u8>([255, 0, 255, 0, 255, 0, 255, 0, 255, 0
 export function matvec_q16_q5_0(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const blocks = <usize>cols >> 5;
   const rowBytes = blocks * 22;
-  // Two rows per pass share each activation block's loads; an odd last row runs with itself as its partner and
-  // stores only its own result.
-  for (let r = 0; r < rows; r += 2) {
-    const twin = r + 1 < rows;
-    let p0 = w + <usize>r * rowBytes;
-    let p1 = twin ? p0 + rowBytes : p0;
-    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
-    for (let b: usize = 0; b < blocks; b++, p0 += 22, p1 += 22) {
+  for (let r = 0; r < rows; r++) {
+    let p = w + <usize>r * rowBytes;
+    let acc = f32x4.splat(0);
+    for (let b: usize = 0; b < blocks; b++, p += 22) {
       const x16 = qx + (b << 6);
-      const x0 = v128.load(x16), x1 = v128.load(x16, 16), x2 = v128.load(x16, 32), x3 = v128.load(x16, 48);
       // The - 16 of every weight: 16 Σ q_x, spread as 4 Σ q_x over the four lanes (integers below 2^24: exact in f32).
       const bias = f32x4.splat(load<f32>(px + (b << 2)) * 4);
-      // Both rows' f16 scales converted in one vector, times the activation scale.
-      const halves = i32x4.replace_lane(i32x4.splat(<i32>load<u16>(p0)), 1, <i32>load<u16>(p1));
-      const scales = f32x4.mul(f16x4_to_f32x4(halves), f32x4.splat(load<f32>(dx + (b << 2))));
-      const sum0 = f32x4.sub(f32x4.convert_i32x4_s(q5_0_block_dot_u(p0, x0, x1, x2, x3)), bias);
-      const sum1 = f32x4.sub(f32x4.convert_i32x4_s(q5_0_block_dot_u(p1, x0, x1, x2, x3)), bias);
-      acc0 = f32x4.add(acc0, f32x4.mul(sum0, i32x4.shuffle(scales, scales, 0, 0, 0, 0)));
-      acc1 = f32x4.add(acc1, f32x4.mul(sum1, i32x4.shuffle(scales, scales, 1, 1, 1, 1)));
+      const sum = f32x4.sub(f32x4.convert_i32x4_s(q5_0_block_dot_u(p, v128.load(x16), v128.load(x16, 16), v128.load(x16, 32), v128.load(x16, 48))), bias);
+      acc = f32x4.add(acc, f32x4.mul(sum, f32x4.splat(f16_to_f32(load<u16>(p)) * load<f32>(dx + (b << 2)))));
     }
-    store<f32>(out + (<usize>r << 2), hsum(acc0));
-    if (twin) store<f32>(out + (<usize>r << 2), hsum(acc1), 4);
+    store<f32>(out + (<usize>r << 2), hsum(acc));
   }
 }
 
@@ -197,30 +186,21 @@ const THIRTY_TWO: usize = memory.data<u8>([32, 32, 32, 32, 32, 32, 32, 32, 32, 3
 export function matvec_q16_q6_k(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32): void {
   const superBlocks = <usize>cols >> 8;
   const rowBytes = superBlocks * 210;
-  // Two rows per pass (an odd last row pairs with itself, as in Q4_K); the four k of each half h are written out.
-  for (let r = 0; r < rows; r += 2) {
-    const twin = r + 1 < rows;
-    let p0 = w + <usize>r * rowBytes;
-    let p1 = twin ? p0 + rowBytes : p0;
-    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
-    for (let sb: usize = 0; sb < superBlocks; sb++, p0 += 210, p1 += 210) {
-      const d0 = f16_to_f32(load<u16>(p0, 208)), d1 = f16_to_f32(load<u16>(p1, 208));
+  for (let r = 0; r < rows; r++) {
+    let p = w + <usize>r * rowBytes;
+    let acc = f32x4.splat(0);
+    for (let sb: usize = 0; sb < superBlocks; sb++, p += 210) {
+      const d = f16_to_f32(load<u16>(p, 208));
       for (let h: usize = 0; h < 2; h++) {
         const block = (sb << 3) + (h << 2);
         const x16 = qx + (block << 6), dxh = dx + (block << 2);
-        const dx0 = load<f32>(dxh), dx1 = load<f32>(dxh, 4), dx2 = load<f32>(dxh, 8), dx3 = load<f32>(dxh, 12);
-        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 0, x16, d0 * dx0));
-        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 0, x16, d1 * dx0));
-        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 1, x16 + 64, d0 * dx1));
-        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 1, x16 + 64, d1 * dx1));
-        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 2, x16 + 128, d0 * dx2));
-        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 2, x16 + 128, d1 * dx2));
-        acc0 = f32x4.add(acc0, q6_k_block(p0, h, 3, x16 + 192, d0 * dx3));
-        acc1 = f32x4.add(acc1, q6_k_block(p1, h, 3, x16 + 192, d1 * dx3));
+        acc = f32x4.add(acc, q6_k_block(p, h, 0, x16, d * load<f32>(dxh)));
+        acc = f32x4.add(acc, q6_k_block(p, h, 1, x16 + 64, d * load<f32>(dxh, 4)));
+        acc = f32x4.add(acc, q6_k_block(p, h, 2, x16 + 128, d * load<f32>(dxh, 8)));
+        acc = f32x4.add(acc, q6_k_block(p, h, 3, x16 + 192, d * load<f32>(dxh, 12)));
       }
     }
-    store<f32>(out + (<usize>r << 2), hsum(acc0));
-    if (twin) store<f32>(out + (<usize>r << 2), hsum(acc1), 4);
+    store<f32>(out + (<usize>r << 2), hsum(acc));
   }
   px;
 }
