@@ -105,17 +105,25 @@ export interface RoundResult {
 }
 
 /**
- * One round on a loaded model: `prompt` (prefilled from position 0: a one-token generation first overwrites the
- * model's cached prefix), then `generated` tokens greedily with EOS ignored. Rates are the library's own stats
- * (prefill: prompt tokens / prefill time; decode: decode steps / time inside the decode calls, sampling excluded).
+ * One round on a loaded model: `prompt` (prefilled from position 0: resetPromptCache first), then `generated`
+ * tokens greedily with EOS ignored. Rates are the library's own stats (prefill: prompt tokens / prefill time;
+ * decode: decode steps / time inside the decode calls, sampling excluded).
  */
 export async function runOurRound(model: LanguageModel, prompt: string, generated: number): Promise<RoundResult> {
-  await model.generate("\n", { maxTokens: 1, stopOnEos: false }).result;
+  await resetPromptCache(model);
   const { stats, text, tokens } = await model.generate(prompt, { maxTokens: generated, stopOnEos: false, temperature: 0 }).result;
   if (stats.cachedPromptTokens !== 0) {
     throw new ResourceError({ field: "bench round", expected: "a prompt prefilled from scratch", actual: `${stats.cachedPromptTokens} cached prompt tokens` });
   }
   return { prefillTokensPerSecond: stats.prefillTokensPerSecond, decodeTokensPerSecond: stats.decodeTokensPerSecond, promptTokens: stats.promptTokens, generatedTokens: stats.generatedTokens, text, tokens };
+}
+
+/**
+ * Makes the next prompt prefill from scratch: a one-token generation from "\n" without BOS overwrites the cached
+ * prefix (with BOS, a LLaMa-2 tokenizer would start both prompts with the same id, and that row would be reused).
+ */
+export async function resetPromptCache(model: LanguageModel): Promise<void> {
+  await model.generate("\n", { maxTokens: 1, stopOnEos: false, addSpecialTokens: false }).result;
 }
 
 export interface DecodeBench {
@@ -411,7 +419,7 @@ async function skipSpeed(argv: string[]): Promise<void> {
     const model = await loadModelFromPath(modelPath, { threads, maxContext: options.maxContext ?? BENCH_MAX_CONTEXT, kvCache: options.kvCache });
     try {
       const round = async (skip: SkipSetting) => {
-        await model.generate("\n", { maxTokens: 1, stopOnEos: false }).result; // start the prompt from scratch
+        await resetPromptCache(model);
         return (await model.generate(BENCH_PROMPT, { maxTokens: BENCH_GENERATED_TOKENS, stopOnEos: false, skip }).result).stats;
       };
       for (const skip of ["off" as const, ...settings]) await round(skip); // warm-up
