@@ -23,7 +23,7 @@ import { defaultThreads, loadModelFromPath } from "../src/node.js";
 import { DEFAULT_MODEL_PATH } from "../src/node/pull.js";
 import { pickVariant } from "../src/runtime/kernels.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "../src/cli/args.js";
-import { skipSetting } from "../src/cli/model-flags.js";
+import { kvCacheFlag, MODEL_FLAGS, skipSetting } from "../src/cli/model-flags.js";
 
 /** The repository root (this file is bench/speed.ts). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -105,17 +105,25 @@ export interface RoundResult {
 }
 
 /**
- * One round on a loaded model: `prompt` (prefilled from position 0: a one-token generation first overwrites the
- * model's cached prefix), then `generated` tokens greedily with EOS ignored. Rates are the library's own stats
- * (prefill: prompt tokens / prefill time; decode: decode steps / time inside the decode calls, sampling excluded).
+ * One round on a loaded model: `prompt` (prefilled from position 0: resetPromptCache first), then `generated`
+ * tokens greedily with EOS ignored. Rates are the library's own stats (prefill: prompt tokens / prefill time;
+ * decode: decode steps / time inside the decode calls, sampling excluded).
  */
 export async function runOurRound(model: LanguageModel, prompt: string, generated: number): Promise<RoundResult> {
-  await model.generate("\n", { maxTokens: 1, stopOnEos: false }).result;
+  await resetPromptCache(model);
   const { stats, text, tokens } = await model.generate(prompt, { maxTokens: generated, stopOnEos: false, temperature: 0 }).result;
   if (stats.cachedPromptTokens !== 0) {
     throw new ResourceError({ field: "bench round", expected: "a prompt prefilled from scratch", actual: `${stats.cachedPromptTokens} cached prompt tokens` });
   }
   return { prefillTokensPerSecond: stats.prefillTokensPerSecond, decodeTokensPerSecond: stats.decodeTokensPerSecond, promptTokens: stats.promptTokens, generatedTokens: stats.generatedTokens, text, tokens };
+}
+
+/**
+ * Makes the next prompt prefill from scratch: a one-token generation from "\n" without BOS overwrites the cached
+ * prefix (with BOS, a LLaMa-2 tokenizer would start both prompts with the same id, and that row would be reused).
+ */
+export async function resetPromptCache(model: LanguageModel): Promise<void> {
+  await model.generate("\n", { maxTokens: 1, stopOnEos: false, addSpecialTokens: false }).result;
 }
 
 export interface DecodeBench {
@@ -127,9 +135,16 @@ export interface DecodeBench {
   readonly promptTokens: number;
 }
 
+/** KV cache positions and format the speed benches load models with, unless told otherwise. */
+export interface BenchModelOptions {
+  readonly maxContext?: number;
+  readonly kvCache?: "f32" | "f16";
+}
+export const BENCH_MAX_CONTEXT = 512;
+
 /** Loads the model with `threads`, runs a discarded warm-up round and `rounds` measured ones, closes it. */
-export async function benchDecode(modelPath: string, threads: number, rounds: number, prompt = BENCH_PROMPT, generated = BENCH_GENERATED_TOKENS): Promise<DecodeBench & { bytesPerToken: BytesPerToken }> {
-  const model = await loadModelFromPath(modelPath, { threads, maxContext: 512 });
+export async function benchDecode(modelPath: string, threads: number, rounds: number, prompt = BENCH_PROMPT, generated = BENCH_GENERATED_TOKENS, options: BenchModelOptions = {}): Promise<DecodeBench & { bytesPerToken: BytesPerToken }> {
+  const model = await loadModelFromPath(modelPath, { threads, maxContext: options.maxContext ?? BENCH_MAX_CONTEXT, kvCache: options.kvCache ?? "f32" });
   try {
     const variant = (await pickVariant(threads > 1)) ?? "reference";
     const bytesPerToken = modelBytesPerToken(model, BENCH_PROMPT_TOKENS + generated / 2);
@@ -284,7 +299,18 @@ const COMMON_FLAGS = {
   threads: { type: "int", min: 1, max: 64, help: "the multi-thread count to measure besides 1 (default: one per core, at most 8)" },
   rounds: { type: "int", min: 1, max: 100, help: "measured rounds per setting after a warm-up round (default 5)" },
   out: { type: "string", help: "write the markdown report here (roofline default: bench/results/roofline.md; '-' = don't write)" },
+  "max-context": { ...MODEL_FLAGS["max-context"], help: `KV cache positions (default ${BENCH_MAX_CONTEXT})` },
+  "kv-cache": MODEL_FLAGS["kv-cache"],
 } as const satisfies FlagSpecs;
+
+const DECODE_FLAGS = {
+  ...COMMON_FLAGS,
+  generated: { type: "int", min: 2, max: 4096, help: `tokens generated per round (default ${BENCH_GENERATED_TOKENS}; fewer for models that decode slowly)` },
+} as const satisfies FlagSpecs;
+
+function benchModelOptions(flags: { "max-context"?: number; "kv-cache"?: string }): BenchModelOptions {
+  return { maxContext: flags["max-context"], kvCache: kvCacheFlag(flags["kv-cache"]) };
+}
 
 const ROOFLINE_FLAGS = {
   ...COMMON_FLAGS,
@@ -325,23 +351,25 @@ function shellCommand(args: readonly string[]): string {
 }
 
 async function decode(argv: string[]): Promise<void> {
-  const { flags } = parseArgs(argv, COMMON_FLAGS, "bench decode");
+  const { flags } = parseArgs(argv, DECODE_FLAGS, "bench decode");
   if (flags.help) {
-    process.stdout.write(`usage: npm run bench -- decode [options]\n${describeFlags(COMMON_FLAGS)}\n`);
+    process.stdout.write(`usage: npm run bench -- decode [options]\n${describeFlags(DECODE_FLAGS)}\n`);
     return;
   }
   const modelPath = flags.model ?? DEFAULT_MODEL_PATH;
+  const options = benchModelOptions(flags);
+  const generated = flags.generated ?? BENCH_GENERATED_TOKENS;
   const loadBefore = loadAverageText();
   const lines = [`| threads | kernels | prefill tok/s | decode tok/s |`, `|---|---|---|---|`];
   process.stderr.write(`bench decode: ${modelPath}, load average ${loadBefore}\n`);
   for (const threads of threadCounts(flags.threads)) {
-    const r = await benchDecode(modelPath, threads, flags.rounds ?? 5);
+    const r = await benchDecode(modelPath, threads, flags.rounds ?? 5, BENCH_PROMPT, generated, options);
     const line = `| ${threads} | ${r.variant} | ${formatSummary(r.prefill)} | ${formatSummary(r.decode)} |`;
     lines.push(line);
     process.stderr.write(`${line}\n`);
   }
   emitReport("decode", argv, loadBefore, [
-    `Model ${relative(process.cwd(), modelPath)}; ${BENCH_PROMPT_TOKENS}-token prompt, ${BENCH_GENERATED_TOKENS} generated tokens (${BENCH_GENERATED_TOKENS - 1} decode steps), greedy, EOS ignored; median (min-max) of ${flags.rounds ?? 5} rounds after a warm-up.`, ``,
+    `Model ${relative(process.cwd(), modelPath)}; KV cache ${options.maxContext ?? BENCH_MAX_CONTEXT} positions, ${options.kvCache}; the bench prompt (${BENCH_PROMPT_TOKENS} tokens with SmolLM2's tokenizer), ${generated} generated tokens (${generated - 1} decode steps), greedy, EOS ignored; median (min-max) of ${flags.rounds ?? 5} rounds after a warm-up.`, ``,
     ...lines,
   ], flags.out);
 }
@@ -377,6 +405,7 @@ async function skipSpeed(argv: string[]): Promise<void> {
     return;
   }
   const modelPath = flags.model ?? DEFAULT_MODEL_PATH;
+  const options = benchModelOptions(flags);
   const names = flags.skip ?? DEFAULT_SKIP_SETTINGS;
   const settings = names.map((name) => skipSetting(name));
   const rounds = flags.rounds ?? 7;
@@ -387,10 +416,10 @@ async function skipSpeed(argv: string[]): Promise<void> {
   ];
   process.stderr.write(`bench skip: ${modelPath}, load average ${loadBefore}\n`);
   for (const threads of threadCounts(flags.threads)) {
-    const model = await loadModelFromPath(modelPath, { threads, maxContext: 512 });
+    const model = await loadModelFromPath(modelPath, { threads, maxContext: options.maxContext ?? BENCH_MAX_CONTEXT, kvCache: options.kvCache });
     try {
       const round = async (skip: SkipSetting) => {
-        await model.generate("\n", { maxTokens: 1, stopOnEos: false }).result; // start the prompt from scratch
+        await resetPromptCache(model);
         return (await model.generate(BENCH_PROMPT, { maxTokens: BENCH_GENERATED_TOKENS, stopOnEos: false, skip }).result).stats;
       };
       for (const skip of ["off" as const, ...settings]) await round(skip); // warm-up
@@ -449,7 +478,7 @@ async function roofline(argv: string[]): Promise<void> {
   const decodes: (DecodeBench & { bytesPerToken: BytesPerToken })[] = [];
   if (!flags["no-model"]) {
     for (const b of bandwidth) {
-      const d = await benchDecode(modelPath, b.threads, rounds);
+      const d = await benchDecode(modelPath, b.threads, rounds, BENCH_PROMPT, BENCH_GENERATED_TOKENS, benchModelOptions(flags));
       decodes.push(d);
       process.stderr.write(`  decode, ${b.threads} thread(s): ${formatSummary(d.decode)} tok/s (${d.variant})\n`);
     }

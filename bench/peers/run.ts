@@ -17,11 +17,12 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import {
-  BENCH_GENERATED_TOKENS, BENCH_PROMPT, formatSummary, loadAverageText, machineInfo, machineLine, REPO_ROOT, summarize, type Summary, writeReport,
+  BENCH_GENERATED_TOKENS, BENCH_MAX_CONTEXT, BENCH_PROMPT, formatSummary, loadAverageText, machineInfo, machineLine, REPO_ROOT, summarize, type Summary, writeReport,
 } from "../speed.js";
 import { defaultThreads } from "../../src/node.js";
 import { DEFAULT_MODEL_PATH } from "../../src/node/pull.js";
 import { parseArgs, describeFlags } from "../../src/cli/args.js";
+import { kvCacheFlag, MODEL_FLAGS } from "../../src/cli/model-flags.js";
 import { ggufFacts, type RunnerInfo, type RunnerResult } from "./protocol.js";
 
 const FLAGS = {
@@ -33,6 +34,9 @@ const FLAGS = {
   engines: { type: "list", help: `comma-separated subset (default: all but onnx-q4): ${"ffnskip-1, ffnskip-N, llamacpp-1, llamacpp-N, onnx-f32, onnx-q4, wllama-deno, wllama-node"}` },
   out: { type: "string", help: "markdown report (default bench/results/peers.md; the JSON goes next to it)" },
   "timeout-s": { type: "int", min: 10, help: "give up on one round of one engine after this many seconds (default 900)" },
+  generated: { type: "int", min: 2, max: 4096, help: `tokens generated per round (default ${BENCH_GENERATED_TOKENS}; fewer for models that decode slowly)` },
+  "max-context": { ...MODEL_FLAGS["max-context"], help: `ffnskip's KV cache positions (default ${BENCH_MAX_CONTEXT}; llama.cpp's context is 512)` },
+  "kv-cache": { ...MODEL_FLAGS["kv-cache"], help: "ffnskip's KV cache: f32 (default) or f16 (llama.cpp's is f16)" },
 } as const;
 
 interface EngineSpec {
@@ -68,14 +72,14 @@ const PEER_NOTES: readonly (readonly [string, string])[] = [
 const NODE_TSX = [process.execPath, "--import", "tsx"];
 const DENO = join(REPO_ROOT, "node_modules", ".bin", "deno");
 
-function engineSpecs(model: string, onnxDir: string, threads: number): EngineSpec[] {
+function engineSpecs(model: string, onnxDir: string, threads: number, ours: { maxContext: number; kvCache: string }): EngineSpec[] {
   const runner = (file: string) => join(REPO_ROOT, "bench", "peers", "runners", file);
   const llamaEnv = { UV_THREADPOOL_SIZE: "1", NODE_LLAMA_CPP_SKIP_DOWNLOAD: "true" };
   const onnx = (file: string) => join(onnxDir, file);
   const onnxMissing = (file: string) => (existsSync(onnx(file)) ? undefined : `${relative(REPO_ROOT, onnx(file))} not found: run bench/peers/setup-onnx.sh first`);
   return [
-    { id: "ffnskip-1", label: "ffnskip", command: NODE_TSX[0]!, args: [...NODE_TSX.slice(1), runner("ffnskip.ts"), model, "1"] },
-    { id: "ffnskip-N", label: "ffnskip", command: NODE_TSX[0]!, args: [...NODE_TSX.slice(1), runner("ffnskip.ts"), model, String(threads)] },
+    { id: "ffnskip-1", label: "ffnskip", command: NODE_TSX[0]!, args: [...NODE_TSX.slice(1), runner("ffnskip.ts"), model, "1", String(ours.maxContext), ours.kvCache] },
+    { id: "ffnskip-N", label: "ffnskip", command: NODE_TSX[0]!, args: [...NODE_TSX.slice(1), runner("ffnskip.ts"), model, String(threads), String(ours.maxContext), ours.kvCache] },
     { id: "llamacpp-1", label: "node-llama-cpp (native llama.cpp)", command: NODE_TSX[0]!, args: [...NODE_TSX.slice(1), runner("llamacpp.ts"), model, "1"], env: llamaEnv },
     { id: "llamacpp-N", label: "node-llama-cpp (native llama.cpp)", command: NODE_TSX[0]!, args: [...NODE_TSX.slice(1), runner("llamacpp.ts"), model, String(threads)], env: llamaEnv },
     { id: "onnx-f32", label: "onnxruntime-web (WASM)", command: NODE_TSX[0]!, args: [...NODE_TSX.slice(1), runner("ort.ts"), onnx("model.onnx")], missing: onnxMissing("model.onnx") },
@@ -153,9 +157,9 @@ function stop(state: EngineState): void {
   }, 10_000).unref();
 }
 
-async function runRound(state: EngineState, promptIds: readonly number[], timeoutMs: number): Promise<RunnerResult | null> {
+async function runRound(state: EngineState, promptIds: readonly number[], generated: number, timeoutMs: number): Promise<RunnerResult | null> {
   if (state.child === undefined || state.error !== undefined) return null;
-  state.child.stdin.write(`${JSON.stringify({ cmd: "run", prompt: BENCH_PROMPT, promptIds, generated: BENCH_GENERATED_TOKENS })}\n`);
+  state.child.stdin.write(`${JSON.stringify({ cmd: "run", prompt: BENCH_PROMPT, promptIds, generated })}\n`);
   const message = await nextMessage(state, timeoutMs);
   if (message === null) {
     state.error = `no result within ${timeoutMs / 1000} s or the runner exited (exit code ${state.child.exitCode}); stderr tail:\n${state.stderr.slice(-15).join("\n")}`;
@@ -208,7 +212,8 @@ async function main(argv: string[]): Promise<void> {
   const out = flags.out ?? join(REPO_ROOT, "bench", "results", "peers.md");
   const timeoutMs = (flags["timeout-s"] ?? 900) * 1000;
   const wanted = flags.engines ?? ["ffnskip-1", "ffnskip-N", "llamacpp-1", "llamacpp-N", "onnx-f32", "wllama-deno", "wllama-node"];
-  const specs = engineSpecs(model, onnxDir, threads);
+  const generated = flags.generated ?? BENCH_GENERATED_TOKENS;
+  const specs = engineSpecs(model, onnxDir, threads, { maxContext: flags["max-context"] ?? BENCH_MAX_CONTEXT, kvCache: kvCacheFlag(flags["kv-cache"]) });
   for (const id of wanted) if (!specs.some((s) => s.id === id)) throw new Error(`unknown engine ${id}; known: ${specs.map((s) => s.id).join(", ")}`);
   const states: EngineState[] = specs.filter((s) => wanted.includes(s.id)).map((spec) => ({ spec, queue: [], stderr: [], results: [] }));
   const machine = machineInfo();
@@ -246,7 +251,7 @@ async function main(argv: string[]): Promise<void> {
     const rotated = [...order.slice(shift), ...order.slice(0, shift)];
     loads.push(Number(loadAverageText().split(",")[0]));
     for (const state of rotated) {
-      const result = await runRound(state, promptIds, timeoutMs);
+      const result = await runRound(state, promptIds, generated, timeoutMs);
       if (result === null) {
         log(`  round ${round < 0 ? "warm-up" : round + 1}: ${state.spec.id} FAILED: ${state.error?.split("\n")[0]}`);
         continue;
@@ -288,7 +293,7 @@ async function main(argv: string[]): Promise<void> {
     `- Date: ${machine.date}`,
     `- Machine: ${machineLine(machine)}`,
     `- Load average (1 min) before ${loadBefore.split(",")[0]}, at round starts ${loads.map((l) => l.toFixed(1)).join(" / ")}, after ${loadAfter.split(",")[0]}${busy ? ` — **busy machine: other processes competed for the ${machine.cores} cores; treat these numbers as preliminary**` : ""}`,
-    `- Workload: the same ${promptIds.length}-token prompt for every engine (\`BENCH_PROMPT\` in bench/speed.ts), then ${BENCH_GENERATED_TOKENS} generated tokens, greedy, EOS ignored; prefill = prompt tokens / time to the first generated token; decode = ${BENCH_GENERATED_TOKENS - 1} decode steps / their time`,
+    `- Workload: the same ${promptIds.length}-token prompt for every engine (\`BENCH_PROMPT\` in bench/speed.ts), then ${generated} generated tokens, greedy, EOS ignored; prefill = prompt tokens / time to the first generated token; decode = ${generated - 1} decode steps / their time`,
     `- Rounds: ${rounds} measured after one warm-up round; in each round every engine runs once, in an order that rotates from round to round; each engine is its own process and idle (blocked on stdin) while the others run; median (min-max) over rounds`,
     `- Model: ${relative(REPO_ROOT, model)} (${facts.description}; ${(facts.bytesPerToken / 1e6).toFixed(1)} MB of weights read per decoded token); ONNX export: ${relative(REPO_ROOT, onnxDir)} (bench/peers/export_onnx.py)`,
     ``,

@@ -19,6 +19,7 @@ const FLAGS = {
   precision: MODEL_FLAGS.precision,
   threads: MODEL_FLAGS.threads,
   "kv-cache": MODEL_FLAGS["kv-cache"],
+  "max-context": { ...MODEL_FLAGS["max-context"], help: "KV cache positions, at least --window (default: --window)" },
   data: { type: "string", help: "calibration text file (UTF-8; CRLF is read as LF)" },
   "data-name": { type: "string", help: "how the profile names the data (default: file name and token range)" },
   target: { type: "number", min: 0.001, max: 0.95, help: "FFN skip ratio to reach after warm-up, e.g. 0.25" },
@@ -54,6 +55,10 @@ export async function calibrate(argv: string[]): Promise<void> {
   if (flags.target === undefined) throw missing("target", "a skip ratio, e.g. 0.25");
   if (flags.out === undefined) throw missing("out", "a path for the profile JSON");
   const window = flags.window ?? DEFAULT_WINDOW;
+  const maxContext = flags["max-context"] ?? window;
+  if (maxContext < window) {
+    throw new InputError({ file: "ffnskip calibrate", field: "--max-context", expected: `at least --window (${window} positions per sequence)`, actual: String(maxContext) });
+  }
   const count = flags.tokens ?? DEFAULT_TOKENS;
   const offset = flags.offset ?? 0;
   const kCandidates = flags.k?.map((v) => {
@@ -68,7 +73,7 @@ export async function calibrate(argv: string[]): Promise<void> {
     throw new InputError({ file: "ffnskip calibrate", field: "--data", expected: "a readable text file", actual: JSON.stringify(flags.data) });
   }
   const started = performance.now();
-  const model = await openModel({ model: flags.model, "max-context": window, precision: flags.precision, threads: flags.threads, "kv-cache": flags["kv-cache"] });
+  const model = await openModel({ model: flags.model, "max-context": maxContext, precision: flags.precision, threads: flags.threads, "kv-cache": flags["kv-cache"] });
   const tokens = leadingTokens((t) => model.encode(t, { addSpecialTokens: false }), text, offset + count).slice(offset);
   const bos = model.tokenizer.addBosToken ? model.tokenizer.bosTokenId : undefined;
   const windows = splitWindows(tokens, window, { bos });

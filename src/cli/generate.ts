@@ -6,7 +6,7 @@ import type { GenerationResult, ResponseFormat } from "../generate.js";
 import type { LanguageModel, ModelGenerateOptions } from "../language-model.js";
 import { DEFAULT_MODEL_PATH, pullModel } from "../node/pull.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
-import { MODEL_FLAGS, openModel, SAMPLING_FLAGS, samplingOptions } from "./model-flags.js";
+import { kvCacheFlag, MODEL_FLAGS, openModel, SAMPLING_FLAGS, samplingOptions } from "./model-flags.js";
 import { renderTrace, traceJson, traceLabels } from "./trace.js";
 
 const FLAGS = {
@@ -79,15 +79,23 @@ export async function generate(argv: string[]): Promise<void> {
 }
 
 const DEMO_QUESTION = "What is the capital of France?";
+const DEMO_FLAGS = {
+  help: { type: "boolean", help: "show this help" },
+  skip: MODEL_FLAGS.skip,
+  threads: MODEL_FLAGS.threads,
+  "max-context": MODEL_FLAGS["max-context"],
+  "kv-cache": MODEL_FLAGS["kv-cache"],
+} as const satisfies FlagSpecs;
 
 export async function demo(argv: string[]): Promise<void> {
-  const { flags } = parseArgs(argv, { help: { type: "boolean", help: "show this help" }, skip: MODEL_FLAGS.skip } as const, "demo");
+  const { flags } = parseArgs(argv, DEMO_FLAGS, "demo");
   if (flags.help) {
-    process.stdout.write("usage: ffnskip demo   (pulls SmolLM2 if missing, then answers one question)\n");
+    process.stdout.write(`usage: ffnskip demo   (pulls SmolLM2 if missing, then answers one question)\n${describeFlags(DEMO_FLAGS)}\n`);
     return;
   }
+  kvCacheFlag(flags["kv-cache"]); // a bad value is refused before the download
   await pullModel("smollm2", undefined, (line) => process.stderr.write(`${line}\n`));
-  const model = await openModel({ model: DEFAULT_MODEL_PATH, skip: flags.skip });
+  const model = await openModel({ ...flags, model: DEFAULT_MODEL_PATH });
   process.stdout.write(`> ${DEMO_QUESTION}\n`);
   const result = await streamReply(model, DEMO_QUESTION, { chat: true, maxTokens: 64 }, false);
   process.stdout.write("\n");

@@ -6,26 +6,42 @@ import { createTransformer } from "../model/load.js";
 import type { Transformer } from "../model/transformer.js";
 import { readModelSource } from "../node/files.js";
 import { DEFAULT_MODEL_PATH } from "../node/pull.js";
+import { defaultThreads, spawnNodeHelper } from "../node/threads.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
-import { precisionFlag } from "./model-flags.js";
+import { kvCacheFlag, MODEL_FLAGS, precisionFlag } from "./model-flags.js";
 
 const COMMON = {
   help: { type: "boolean", help: "show this help" },
-  model: { type: "string", help: "GGUF file or HF folder (default: the pulled SmolLM2)" },
+  model: MODEL_FLAGS.model,
   tokens: { type: "list", help: "comma-separated token ids, e.g. 1,2,3" },
   json: { type: "boolean", help: "print one JSON object" },
   f32: { type: "boolean", help: "expand weights to f32 at load (exact-comparison path)" },
   precision: { type: "string", help: "exact (default here: f32 activations) or fast (int16 activations, weight tiles)" },
+  "max-context": { ...MODEL_FLAGS["max-context"], help: "KV cache positions (default: the positions the run needs)" },
+  threads: MODEL_FLAGS.threads,
+  "kv-cache": MODEL_FLAGS["kv-cache"],
 } as const satisfies FlagSpecs;
 
-async function open(flags: { model?: string; f32?: boolean; precision?: string }, contextNeeded: number): Promise<Transformer> {
+type CommonFlags = { model?: string; f32?: boolean; precision?: string; "max-context"?: number; threads?: number; "kv-cache"?: string };
+
+async function open(flags: CommonFlags, contextNeeded: number, command: string): Promise<Transformer> {
+  const precision = precisionFlag(flags.precision ?? "exact");
+  const kvCache = kvCacheFlag(flags["kv-cache"]);
   const parsed = parseModelSource(await readModelSource(flags.model ?? DEFAULT_MODEL_PATH));
-  const maxContext = Math.min(parsed.config.contextLength, Math.max(contextNeeded, 1));
-  if (contextNeeded > parsed.config.contextLength) {
-    throw new InputError({ file: "ffnskip", field: "--tokens", expected: `at most ${parsed.config.contextLength} positions in all`, actual: String(contextNeeded) });
+  const { contextLength } = parsed.config;
+  const asked = flags["max-context"];
+  if (asked !== undefined && asked > contextLength) {
+    throw new InputError({ file: `ffnskip ${command}`, field: "--max-context", expected: `at most ${contextLength} (the model's context length)`, actual: String(asked) });
+  }
+  const maxContext = asked ?? Math.min(contextLength, Math.max(contextNeeded, 1));
+  if (contextNeeded > maxContext) {
+    const [field, limit] = asked !== undefined ? ["--max-context", `${asked} positions (--max-context)`] : ["--tokens", `${contextLength} positions (the model's context length)`];
+    throw new InputError({ file: `ffnskip ${command}`, field, expected: `a run that fits ${limit}`, actual: `${contextNeeded} positions (prompt + generated)` });
   }
   // These commands exist to compare with other implementations, so they default to the exact path.
-  return createTransformer(parsed.config, parsed.weights, { maxContext, expandToF32: flags.f32 === true, precision: precisionFlag(flags.precision ?? "exact") });
+  return createTransformer(parsed.config, parsed.weights, {
+    maxContext, expandToF32: flags.f32 === true, precision, kvCache, threads: flags.threads ?? defaultThreads(), spawnHelper: spawnNodeHelper,
+  });
 }
 
 function tokenIds(list: string[] | undefined, command: string): number[] {
@@ -52,9 +68,14 @@ export async function logits(argv: string[]): Promise<void> {
     return;
   }
   const ids = tokenIds(flags.tokens, "logits");
-  const model = await open(flags, ids.length);
+  const model = await open(flags, ids.length, "logits");
   const vocab = model.config.vocabSize;
-  const flat = model.prefill(ids, 0, flags.last ? "last" : "all");
+  let flat: Float32Array;
+  try {
+    flat = model.prefill(ids, 0, flags.last ? "last" : "all");
+  } finally {
+    model.close();
+  }
   const rows = Array.from({ length: flat.length / vocab }, (_, r) => flat.subarray(r * vocab, (r + 1) * vocab));
   if (flags.json) {
     process.stdout.write(`{"tokens":${JSON.stringify(ids)},"logits":[${rows.map((r) => `[${Array.from(r).join(",")}]`).join(",")}]}\n`);
@@ -77,13 +98,17 @@ export async function greedy(argv: string[]): Promise<void> {
   }
   const ids = tokenIds(flags.tokens, "greedy");
   const maxNew = flags["max-new"] ?? 64;
-  const model = await open(flags, ids.length + maxNew);
-  let last = model.prefill(ids, 0, "last");
+  const model = await open(flags, ids.length + maxNew, "greedy");
   const generated: number[] = [];
-  for (let i = 0; i < maxNew; i++) {
-    const next = argmax(last);
-    generated.push(next);
-    if (i + 1 < maxNew) last = model.decode(next, ids.length + i);
+  try {
+    let last = model.prefill(ids, 0, "last");
+    for (let i = 0; i < maxNew; i++) {
+      const next = argmax(last);
+      generated.push(next);
+      if (i + 1 < maxNew) last = model.decode(next, ids.length + i);
+    }
+  } finally {
+    model.close();
   }
   process.stdout.write(flags.json ? `${JSON.stringify({ tokens: generated })}\n` : `${generated.join(",")}\n`);
 }

@@ -1,4 +1,5 @@
-// GGUF writer, the mirror of gguf.ts: builds test fixtures (tiny models, fuzz seeds) as real GGUF files.
+// GGUF writer, the mirror of gguf.ts: builds test fixtures (tiny models, fuzz seeds) as real GGUF files, in memory
+// (writeGguf) or streamed tensor by tensor to a sink (streamGguf: files larger than memory, e.g. bench/shapes/).
 // Layout written, as llama.cpp's gguf_write does: header, metadata, tensor infos, zero padding to the alignment,
 // then each tensor's data padded with zeros to the alignment (the last one too).
 
@@ -16,20 +17,38 @@ export type GgufWriteValue = number | bigint | boolean | string | GgufArray;
 
 export type GgufMetadataEntry = readonly [key: string, type: GgufValueType, value: GgufWriteValue];
 
-export interface GgufWriteTensor {
+export interface GgufTensorInfo {
   readonly name: string;
   readonly dtype: DType;
   /** Row-major shape, outermost first (as GgufTensor.shape); written reversed as GGUF's ne[]. */
   readonly shape: readonly number[];
+}
+
+export interface GgufWriteTensor extends GgufTensorInfo {
   readonly data: Uint8Array;
 }
 
-export interface GgufWriteInput {
+/** A tensor whose bytes are made only when the stream reaches it (one tensor in memory at a time). */
+export interface GgufStreamTensor extends GgufTensorInfo {
+  data(): Uint8Array | Promise<Uint8Array>;
+}
+
+export interface GgufWriteInput<T extends GgufTensorInfo = GgufWriteTensor> {
   readonly version?: 2 | 3;
   /** Data alignment; when given and general.alignment is not in the metadata, that key is added. */
   readonly alignment?: number;
   readonly metadata: readonly GgufMetadataEntry[];
-  readonly tensors: readonly GgufWriteTensor[];
+  readonly tensors: readonly T[];
+}
+
+/** Where everything goes: the header (through the padding before the first tensor) and each tensor's data. */
+export interface GgufLayout {
+  readonly header: Uint8Array;
+  readonly alignment: number;
+  /** Data bytes of each tensor, in input order (each is followed by zeros up to the alignment). */
+  readonly tensorBytes: readonly number[];
+  /** The whole file's length. */
+  readonly fileLength: number;
 }
 
 /** Shorthand for an array value. */
@@ -87,6 +106,38 @@ class ByteSink {
 
 /** Serializes metadata and tensors as a GGUF file. Values are checked against their declared types. */
 export function writeGguf(input: GgufWriteInput): Uint8Array {
+  const layout = ggufLayout(input);
+  const out = new Uint8Array(layout.fileLength);
+  out.set(layout.header);
+  let at = layout.header.length;
+  input.tensors.forEach((tensor, i) => {
+    checkData(tensor, tensor.data, layout.tensorBytes[i]!);
+    out.set(tensor.data, at);
+    at += alignUp(tensor.data.length, layout.alignment);
+  });
+  return out;
+}
+
+/**
+ * Writes a GGUF file to `write` in order: the header, then each tensor's data (asked for only when its turn comes)
+ * and its padding, so at most one tensor is held at a time. Returns the file's length.
+ */
+export async function streamGguf(input: GgufWriteInput<GgufStreamTensor>, write: (chunk: Uint8Array) => void | Promise<void>): Promise<number> {
+  const layout = ggufLayout(input);
+  await write(layout.header);
+  for (let i = 0; i < input.tensors.length; i++) {
+    const tensor = input.tensors[i]!;
+    const data = await tensor.data();
+    checkData(tensor, data, layout.tensorBytes[i]!);
+    await write(data);
+    const padding = alignUp(data.length, layout.alignment) - data.length;
+    if (padding > 0) await write(new Uint8Array(padding));
+  }
+  return layout.fileLength;
+}
+
+/** The header bytes and tensor sizes of the file `input` describes, without its tensor data. */
+export function ggufLayout(input: GgufWriteInput<GgufTensorInfo>): GgufLayout {
   const version = input.version ?? 3;
   if (version !== 2 && version !== 3) throw new InputError({ file: SOURCE, field: "version", expected: "2 or 3", actual: show(version) });
   const metadata = [...input.metadata];
@@ -119,11 +170,13 @@ export function writeGguf(input: GgufWriteInput): Uint8Array {
   }
 
   const names = new Set<string>();
+  const tensorBytes: number[] = [];
   let relative = 0;
   for (const tensor of input.tensors) {
     if (names.has(tensor.name)) throw new InputError({ file: SOURCE, field: tensor.name, expected: "each tensor name once", actual: "a duplicate" });
     names.add(tensor.name);
-    const byteLength = checkTensor(tensor);
+    const byteLength = tensorByteLength(tensor);
+    tensorBytes.push(byteLength);
     sink.string(tensor.name);
     sink.u32(tensor.shape.length);
     for (let d = tensor.shape.length - 1; d >= 0; d--) sink.u64(BigInt(tensor.shape[d]!));
@@ -132,11 +185,8 @@ export function writeGguf(input: GgufWriteInput): Uint8Array {
     relative += alignUp(byteLength, alignment);
   }
   sink.zeros(alignUp(sink.length, alignment) - sink.length);
-  for (const tensor of input.tensors) {
-    sink.bytes(tensor.data);
-    sink.zeros(alignUp(tensor.data.length, alignment) - tensor.data.length);
-  }
-  return sink.result();
+  const header = sink.result();
+  return { header, alignment, tensorBytes, fileLength: header.length + relative };
 }
 
 function alignUp(value: number, alignment: number): number {
@@ -149,7 +199,7 @@ function typeId(type: GgufValueType, key: string): number {
   return id;
 }
 
-function checkTensor(tensor: GgufWriteTensor): number {
+function tensorByteLength(tensor: GgufTensorInfo): number {
   const where = { file: SOURCE, field: tensor.name };
   const { shape, dtype } = tensor;
   if (!(dtype in GGML_TYPE_ID)) throw new InputError({ ...where, expected: `a dtype (${Object.keys(GGML_TYPE_ID).join(", ")})`, actual: show(dtype) });
@@ -161,10 +211,15 @@ function checkTensor(tensor: GgufWriteTensor): number {
   if (cols % blockValues !== 0) throw new InputError({ ...where, expected: `a last dimension that is a multiple of ${blockValues} for ${dtype}`, actual: String(cols) });
   const count = shape.reduce((a, b) => a * b, 1);
   const byteLength = (count / blockValues) * blockBytes;
-  if (!Number.isSafeInteger(byteLength) || tensor.data.byteLength !== byteLength) {
-    throw new InputError({ ...where, expected: `${byteLength} bytes of ${dtype} data for shape [${shape.join(", ")}]`, actual: `${tensor.data.byteLength} bytes` });
-  }
+  if (!Number.isSafeInteger(byteLength)) throw new InputError({ ...where, expected: "a tensor of at most 2^53 bytes", actual: `shape [${shape.join(", ")}]` });
   return byteLength;
+}
+
+function checkData(tensor: GgufTensorInfo, data: Uint8Array, byteLength: number): void {
+  if (!(data instanceof Uint8Array) || data.byteLength !== byteLength) {
+    const actual = data instanceof Uint8Array ? `${data.byteLength} bytes` : show(data);
+    throw new InputError({ file: SOURCE, field: tensor.name, expected: `${byteLength} bytes of ${tensor.dtype} data for shape [${tensor.shape.join(", ")}]`, actual });
+  }
 }
 
 function writeValue(sink: ByteSink, type: GgufValueType, value: GgufWriteValue, key: string): void {
