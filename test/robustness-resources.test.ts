@@ -86,8 +86,15 @@ test("a consistent model whose weights + KV cache exceed 4 GiB: ResourceError st
     assert.instance(error, ResourceError, String(error));
     const needed = Number(/(\d+) bytes needed/.exec((error as ResourceError).message)?.[1]);
     assert.ok(needed > MAX_WASM_BYTES && needed >= maxContext * 512, `${(error as Error).message} states the bytes needed`);
+    // The KV cache is what overflows here: the message gives its size and the two ways to shrink it.
+    assert.match((error as Error).message, new RegExp(`a f32 KV cache of ${maxContext} positions ${maxContext * 512}\\b`));
+    assert.match((error as Error).message, /--max-context.*--kv-cache f16/);
     assert.ok(largest < 64 * MiB, `largest WASM memory requested: ${largest} bytes`);
   }
+  // Weights that alone exceed the memory (a budget below the tiny model's weights stands in for a 13B model).
+  const small = await largestWasmMemory(() => loadModel(tinyFolder({}), { maxContext: 16, maxMemoryBytes: 1 << 20 }));
+  assert.instance(small.error, ResourceError, String(small.error));
+  assert.match((small.error as Error).message, /the weights alone exceed one 32-bit WebAssembly memory/);
   // The same model through GGUF metadata.
   const { error } = await largestWasmMemory(() => loadModel(tinyGgufWith({ "llama.context_length": 1 << 30 }), { maxContext: 1 << 24 }));
   assert.instance(error, ResourceError, String(error));

@@ -67,8 +67,9 @@ const SCALAR_BYTES: Readonly<Record<number, number>> = { 0: 1, 1: 1, 2: 2, 3: 2,
  */
 export function readGguf(bytes: Uint8Array, file = "model.gguf", fileLength = bytes.byteLength): GgufFile {
   const r = new ByteReader(bytes, file);
-  // The tensor table is checked against the whole file's size; bounded by wasm32's 4 GiB when it is unknown.
-  const limit = Math.min(fileLength, 2 ** 32);
+  // The tensor table is checked against the whole file's size (Infinity when streaming a file of unknown length:
+  // the loader then checks that the data arrives). Whether a model fits WASM memory is the loader's question.
+  const limit = fileLength;
   const magic = r.u32("magic");
   if (magic !== MAGIC) {
     throw new FormatError({ file, field: "magic", expected: 'the bytes "GGUF"', actual: `0x${magic.toString(16).padStart(8, "0")}` });

@@ -10,7 +10,7 @@ import { Arena, createMemory, MAX_WASM_BYTES } from "../runtime/arena.js";
 import { instantiateKernels, type Kernels, type KernelVariant, pickVariant, variantBytes } from "../runtime/kernels.js";
 import { CONTROL_BYTES, type HelperHandle, type SpawnHelper, ThreadPool } from "../runtime/pool.js";
 import type { Config } from "./config.js";
-import { allocateRunState, type KvCacheFormat, runStateBytes, Transformer } from "./transformer.js";
+import { allocateRunState, kvCacheBytes, type KvCacheFormat, runStateBytes, Transformer } from "./transformer.js";
 import { checkRopeFactors } from "./rope.js";
 import { fillTensor, finishTensor, type Placement, planWeights, type SourceTensor, type TensorTable, type WeightSource, weightBytes } from "./weights.js";
 
@@ -148,13 +148,18 @@ export async function beginTransformer(config: Config, table: TensorTable, optio
   }
 
   const scoresBytes = config.numHeads * maxContext * 4;
-  const planned = weightBytes(config, table, options) + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
+  const weightsBytes = weightBytes(config, table, options);
+  const planned = weightsBytes + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
   const lowMemory = 1 << 20; // room for the kernel module's own static data below heap_base
   const budget = options.maxMemoryBytes ?? MAX_WASM_BYTES;
   if (planned + lowMemory > budget) {
+    const kvBytes = kvCacheBytes(config, maxContext, kvCache);
     throw new ResourceError({
       file: table.file, field: "WASM memory", expected: `at most ${budget} bytes (maxMemoryBytes)`,
-      actual: `${planned + lowMemory} bytes needed for weights, a KV cache of ${maxContext} positions and activations`,
+      actual: `${planned + lowMemory} bytes needed: weights ${weightsBytes}, a ${kvCache} KV cache of ${maxContext} positions ${kvBytes}, activations and scratch ${planned + lowMemory - weightsBytes - kvBytes}`,
+      detail: weightsBytes + lowMemory > budget
+        ? "the weights alone exceed one 32-bit WebAssembly memory: this model does not run in ffnskip yet"
+        : "a shorter maxContext (--max-context) or an f16 KV cache (--kv-cache f16) makes it fit",
     });
   }
   const memory = createMemory(planned + lowMemory, threaded);

@@ -59,6 +59,11 @@ export function runStateBytes(config: Config, maxContext: number, maxBatch: numb
   return runStateLayout(config, maxContext, maxBatch, kvCache).reduce((sum, [, bytes]) => sum + Math.ceil(bytes / 64) * 64, 0);
 }
 
+/** Bytes of the KV cache alone (keys and values of every layer), the part maxContext and kvCache control. */
+export function kvCacheBytes(config: Config, maxContext: number, kvCache: KvCacheFormat = "f32"): number {
+  return 2 * config.numLayers * maxContext * config.numKvHeads * config.headDim * (kvCache === "f16" ? 2 : 4);
+}
+
 function runStateLayout(config: Config, maxContext: number, maxBatch: number, kvCache: KvCacheFormat): [string, number][] {
   const f = 4;
   const qDim = config.numHeads * config.headDim;
