@@ -1,9 +1,12 @@
 // Streaming a GGUF in chunks gives the same model as loading its bytes at once (same logits, same fingerprint, so
 // the shipped skip profile still applies), whatever the chunk sizes; truncated or oversized streams are typed errors.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { FormatError, InputError, loadModel, loadModelFromStream } from "../src/index.js";
+import { loadModelFromPath } from "../src/node.js";
 import { DEFAULT_MODEL_PATH } from "../src/node/pull.js";
 import { tinyLlamaGgufBytes } from "./fixtures/tiny-llama.js";
 
@@ -60,5 +63,33 @@ if (existsSync(DEFAULT_MODEL_PATH)) {
     assert.is(streamed.skip.kind, "paper");
   });
 }
+
+test("a GGUF file from disk streams in (loadModelFromPath): same model as its bytes, progress to 1, truncation a FormatError", async () => {
+  const { bytes } = tinyLlamaGgufBytes({ dtype: "Q4_1", withTokenizer: true });
+  const dir = mkdtempSync(join(tmpdir(), "ffnskip-stream-"));
+  try {
+    const file = join(dir, "tiny.gguf");
+    writeFileSync(file, bytes);
+    const progress: number[] = [];
+    const fromDisk = await loadModelFromPath(file, { threads: 1, maxContext: 64, onProgress: (f) => progress.push(f) });
+    const whole = await loadModel(bytes, { threads: 1, maxContext: 64 });
+    assert.is(fromDisk.fingerprint, whole.fingerprint);
+    const a = whole.transformer.prefill([1, 5, 9, 200], 0, "all"), b = fromDisk.transformer.prefill([1, 5, 9, 200], 0, "all");
+    assert.ok(a.every((v, i) => Object.is(v, b[i])), "identical logits");
+    assert.is(progress.at(-1), 1);
+    assert.ok(progress.every((f, i) => i === 0 || f >= progress[i - 1]!), "progress only grows");
+    const cut = join(dir, "cut.gguf");
+    writeFileSync(cut, bytes.subarray(0, bytes.byteLength - 100));
+    try {
+      await loadModelFromPath(cut, { threads: 1, maxContext: 64 });
+      assert.unreachable("a truncated file loaded");
+    } catch (error) {
+      assert.instance(error, FormatError, String(error));
+      assert.match((error as Error).message, /cut\.gguf/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test.run();

@@ -28,11 +28,41 @@ function fs<T>(path: string, call: () => T): T {
   }
 }
 
-/** Reads a whole file, reporting progress, into one ArrayBuffer-backed Uint8Array. */
-export async function readFileWithProgress(path: string, onProgress?: LoadProgress, stage = basename(path)): Promise<Uint8Array> {
+/** Whether `path` names something other than a folder (so a GGUF file, or an error when read as one). */
+export function isFilePath(path: string): boolean {
+  return existsSync(path) && !fs(path, () => statSync(path)).isDirectory();
+}
+
+/** A regular file's size, or an InputError naming the path. */
+export function regularFileSize(path: string): number {
   const stat = fs(path, () => statSync(path));
   if (!stat.isFile()) throw new InputError({ file: path, field: "read", expected: "a regular file", actual: stat.isDirectory() ? "a directory" : "not a regular file" });
-  const size = stat.size;
+  return stat.size;
+}
+
+/**
+ * A file's bytes as 8 MiB chunks, reporting progress, for loadModelFromStream: the file goes to WASM memory chunk by
+ * chunk and is never held whole in JS (so a 3.8 GB model does not need 3.8 GB of buffer besides its WASM memory).
+ */
+export async function* readFileChunks(path: string, size: number, onProgress?: LoadProgress, stage = basename(path)): AsyncGenerator<Uint8Array> {
+  let offset = 0;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 8 << 20 })) {
+      const data = chunk as Buffer;
+      offset += data.byteLength;
+      if (offset > size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: "a file that grew while being read" });
+      onProgress?.(offset / size, stage);
+      yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    }
+  } catch (error) {
+    if (error instanceof ResourceError) throw error;
+    throw fileError(path, error);
+  }
+}
+
+/** Reads a whole file, reporting progress, into one ArrayBuffer-backed Uint8Array. */
+export async function readFileWithProgress(path: string, onProgress?: LoadProgress, stage = basename(path)): Promise<Uint8Array> {
+  const size = regularFileSize(path);
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(size);
