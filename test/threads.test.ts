@@ -38,6 +38,17 @@ test("tiny Q4_1 model: 1, 2 and 3 threads give bit-identical logits (prefill chu
   }
 });
 
+test("tiny Q4_K_M-style model (Q4_K, Q6_K, Q5_0 rows): 2 threads give bit-identical logits (threaded prefill matmuls, decode rows)", async () => {
+  // Rows of whole 256-value super-blocks: hidden 256, ffn 512, four heads of 64.
+  const shape = { hidden: 256, ffn: 512, heads: 4, kvHeads: 2, headDim: 64 };
+  const { bytes } = tinyLlamaGgufBytes({ shape, dtype: (name) => (name.includes("ffn_down") ? "Q6_K" : name.includes("attn_v") ? "Q5_0" : name.includes("blk.") ? "Q4_K" : "Q8_0") });
+  const rand = mulberry32(19);
+  const ids = Array.from({ length: 60 }, () => Math.floor(rand() * TINY_SHAPE.vocab));
+  const one = await logitsWith(bytes, 1, ids, TINY_SHAPE.vocab);
+  const two = await logitsWith(bytes, 2, ids, TINY_SHAPE.vocab);
+  two.forEach((rows, i) => assert.ok(rows.every((v, j) => Object.is(v, one[i]![j])), `2 threads, step ${i}: identical`));
+});
+
 test("tiny mistral (sliding window 16, shorter than the 40-token prefill) and qwen3: 1 and 2 threads give bit-identical logits", async () => {
   const rand = mulberry32(18);
   const ids = Array.from({ length: 60 }, () => Math.floor(rand() * TINY_SHAPE.vocab));

@@ -147,9 +147,10 @@ export async function beginTransformer(config: Config, table: TensorTable, optio
     throw new InputError({ file: "engine options", field: "spawnHelper", expected: "a helper-thread launcher when threads > 1 (use ffnskip/node, or run with threads: 1)", actual: "none" });
   }
 
-  const scoresBytes = config.numHeads * maxContext * 4;
+  // Each helper's scratch holds attention scores or, for a file-layout prefill matmul, four dequantized rows.
+  const helperScratchBytes = Math.max(config.numHeads * maxContext * 4, 16 * Math.max(config.hiddenSize, config.numHeads * config.headDim, config.ffnSize));
   const weightsBytes = weightBytes(config, table, options);
-  const planned = weightsBytes + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (scoresBytes + 64) : 0);
+  const planned = weightsBytes + runStateBytes(config, maxContext, maxBatch, kvCache) + (threaded ? CONTROL_BYTES + 64 + (threads - 1) * (helperScratchBytes + 64) : 0);
   const lowMemory = 1 << 20; // room for the kernel module's own static data below heap_base
   const budget = options.maxMemoryBytes ?? MAX_WASM_BYTES;
   if (planned + lowMemory > budget) {
@@ -201,7 +202,7 @@ export async function beginTransformer(config: Config, table: TensorTable, optio
         const control = arena.alloc(CONTROL_BYTES, "thread control block");
         const helpers: HelperHandle[] = [];
         for (let part = 1; part < threads; part++) {
-          helpers.push(options.spawnHelper!({ memory, module, control, part, scores: arena.alloc(scoresBytes, `attention scores, thread ${part}`) }));
+          helpers.push(options.spawnHelper!({ memory, module, control, part, scores: arena.alloc(helperScratchBytes, `scratch, thread ${part}`) }));
         }
         try {
           await Promise.all(helpers.map((helper) => helper.ready));
@@ -209,7 +210,7 @@ export async function beginTransformer(config: Config, table: TensorTable, optio
           for (const helper of helpers) helper.terminate();
           throw error;
         }
-        pool = new ThreadPool(memory, kernels, control, helpers, state.scores);
+        pool = new ThreadPool(memory, kernels, control, helpers, state.scores, state.scratch);
       }
       if (weights.ropeFactors !== null) checkRopeFactors(config, arena.f32(weights.ropeFactors, config.headDim / 2), table.file);
       return new Transformer(config, weights, state, kernels, arena, pool);

@@ -6,7 +6,7 @@
 import { InputError } from "../errors.js";
 import type { DType } from "../io/dtype.js";
 import type { Arena } from "../runtime/arena.js";
-import { FORMAT_KERNELS, type Kernels, type Ptr, Q16_MATVEC } from "../runtime/kernels.js";
+import { FORMAT_KERNELS, type Kernels, type MatmulKernel, type Ptr, Q16_MATVEC } from "../runtime/kernels.js";
 import type { ThreadPool, TiledKernelName } from "../runtime/pool.js";
 import type { TiledDType } from "../runtime/tiles.js";
 import type { Config } from "./config.js";
@@ -99,7 +99,6 @@ export function allocateRunState(config: Config, arena: Arena, maxContext: numbe
 }
 
 type MatvecKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number) => void;
-type MatmulKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number) => void;
 type Q16MatvecKernel = (out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number) => void;
 type TiledKernel = (out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, n: number, tile0: number, tile1: number, outStride: number) => void;
 
@@ -269,6 +268,7 @@ export class Transformer {
       else if (m.layout === "tiles4") (k[TILED[m.dtype as TiledDType]] as TiledKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, n, 0, m.rows / 4, stride);
       else if (m.q16Decode && !batched && this.pool !== null) this.pool.rows(Q16_MATVEC[m.dtype]!, target, m.ptr, s.qx, s.dx, s.px, m.rows, cols, m.rowBytes);
       else if (m.q16Decode && !batched) (k[Q16_MATVEC[m.dtype]!] as Q16MatvecKernel)(target, m.ptr, s.qx, s.dx, s.px, m.rows, cols);
+      else if (batched && this.pool !== null) this.pool.matmul(FORMAT_KERNELS[m.dtype].matmul, target, m.ptr, input, m.rows, cols, n, stride, m.rowBytes);
       else if (batched) (k[FORMAT_KERNELS[m.dtype].matmul] as MatmulKernel)(target, m.ptr, input, m.rows, cols, n, s.scratch, stride);
       else (k[FORMAT_KERNELS[m.dtype].matvec] as MatvecKernel)(target, m.ptr, input, m.rows, cols);
       offset += m.rows;

@@ -12,7 +12,7 @@ export type Ptr = number;
 type Format = Lowercase<DType>;
 type MatvecKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number) => void;
 type DequantRowKernel = (out: Ptr, w: Ptr, cols: number) => void;
-type MatmulKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number) => void;
+export type MatmulKernel = (out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, scratch: Ptr, outStride: number) => void;
 
 /**
  * Three kernels per stored format (kernels/matvec.ts for floats and 32-value blocks, kernels/kquant.ts for

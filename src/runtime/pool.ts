@@ -12,7 +12,7 @@
 // ARGS.. the job's arguments.
 
 import { ResourceError } from "../errors.js";
-import type { Kernels, Ptr } from "./kernels.js";
+import { FORMAT_KERNELS, type Kernels, type MatmulKernel, type Ptr } from "./kernels.js";
 
 export const SEQ = 0;
 export const DONE = 1;
@@ -26,13 +26,16 @@ export const CONTROL_SLOTS = 32;
 export const CONTROL_BYTES = CONTROL_SLOTS * 4;
 
 /** Job kinds a helper understands (see runShare). */
-export const JOB = { stop: 1, tiled: 2, attention: 3, rows: 4 } as const;
+export const JOB = { stop: 1, tiled: 2, attention: 3, rows: 4, matmul: 5 } as const;
 /** Tiled matmul kernels by id, the order is part of the protocol. */
 export const TILED_KERNELS = ["matmul_q4_1x4", "matmul_q4_0x4", "matmul_q8_0x4"] as const;
 export type TiledKernelName = (typeof TILED_KERNELS)[number];
 /** Int16-activation decode kernels on the file's row layout by id (kernels/qmatvec.ts), the order is part of the protocol. */
 export const ROW_KERNELS = ["matvec_q16_q5_0", "matvec_q16_q4_k", "matvec_q16_q6_k"] as const;
 export type RowKernelName = (typeof ROW_KERNELS)[number];
+
+/** The prefill matmuls on file-layout rows (f32 activations, four dequantized rows of scratch each). */
+export const MATMUL_KERNELS: readonly (keyof Kernels)[] = Object.values(FORMAT_KERNELS).map((f) => f.matmul);
 
 /** Rows per claim of a row job. */
 const ROWS_PER_CLAIM = 32;
@@ -44,6 +47,8 @@ const TILES_PER_CLAIM = 16;
 const TILED_SLOTS = ["kernel", "out", "w", "qx", "dx", "px", "rows", "cols", "n", "outStride"] as const;
 /** A decode matvec on file-layout rows: participants claim row ranges (kernel: ROW_KERNELS index). */
 const ROW_SLOTS = ["kernel", "out", "w", "qx", "dx", "px", "rows", "cols", "rowBytes"] as const;
+/** A prefill matmul on file-layout rows: participants claim row ranges, each with its own panel scratch (kernel: MATMUL_KERNELS index). */
+const MATMUL_SLOTS = ["kernel", "out", "w", "x", "rows", "cols", "n", "outStride", "rowBytes"] as const;
 /**
  * Attention for n tokens with causal lengths firstSeqLen + t (f16: 1 for an f16 KV cache), each over only the last
  * `window` of those positions when window > 0 (sliding-window layers).
@@ -69,10 +74,10 @@ function readJob<Slots extends readonly string[]>(control: Int32Array, slots: Sl
 }
 
 /**
- * Runs work of the job described by the control block until none is left unclaimed. `scores` is this
- * participant's own attention scratch.
+ * Runs work of the job described by the control block until none is left unclaimed. `scores` and `panel` are this
+ * participant's own scratch: attention scores, and four dequantized rows for a file-layout matmul.
  */
-export function runShare(kernels: Kernels, control: Int32Array, scores: Ptr): void {
+export function runShare(kernels: Kernels, control: Int32Array, scores: Ptr, panel: Ptr): void {
   if (control[KIND] === JOB.tiled) {
     const j = readJob(control, TILED_SLOTS);
     const tiles = j.rows / 4;
@@ -85,6 +90,12 @@ export function runShare(kernels: Kernels, control: Int32Array, scores: Ptr): vo
     const kernel = kernels[ROW_KERNELS[j.kernel]!];
     for (let r0 = Atomics.add(control, NEXT, ROWS_PER_CLAIM); r0 < j.rows; r0 = Atomics.add(control, NEXT, ROWS_PER_CLAIM)) {
       kernel(j.out + r0 * 4, j.w + r0 * j.rowBytes, j.qx, j.dx, j.px, Math.min(ROWS_PER_CLAIM, j.rows - r0), j.cols);
+    }
+  } else if (control[KIND] === JOB.matmul) {
+    const j = readJob(control, MATMUL_SLOTS);
+    const kernel = kernels[MATMUL_KERNELS[j.kernel]!] as MatmulKernel;
+    for (let r0 = Atomics.add(control, NEXT, ROWS_PER_CLAIM); r0 < j.rows; r0 = Atomics.add(control, NEXT, ROWS_PER_CLAIM)) {
+      kernel(j.out + r0 * 4, j.w + r0 * j.rowBytes, j.x, Math.min(ROWS_PER_CLAIM, j.rows - r0), j.cols, j.n, panel, j.outStride);
     }
   } else if (control[KIND] === JOB.attention) {
     const j = readJob(control, ATTENTION_SLOTS);
@@ -121,7 +132,7 @@ export interface HelperInit {
   readonly control: Ptr;
   /** This helper's number (1..helpers), for messages. */
   readonly part: number;
-  /** This helper's attention scratch. */
+  /** This helper's scratch, for attention scores or a matmul's four dequantized rows (helperScratchBytes). */
   readonly scores: Ptr;
 }
 
@@ -144,6 +155,8 @@ export class ThreadPool {
     private readonly helpers: readonly HelperHandle[],
     /** The main thread's attention scratch. */
     private readonly mainScores: Ptr,
+    /** The main thread's matmul panel scratch (f32[4 * widest]). */
+    private readonly mainPanel: Ptr,
   ) {
     if (!(memory.buffer instanceof SharedArrayBuffer)) {
       throw new ResourceError({ field: "threads", expected: "a shared WebAssembly.Memory", actual: "an unshared one" });
@@ -165,6 +178,12 @@ export class ThreadPool {
   rows(kernel: RowKernelName, out: Ptr, w: Ptr, qx: Ptr, dx: Ptr, px: Ptr, rows: number, cols: number, rowBytes: number): void {
     writeJob(this.control, ROW_SLOTS, { kernel: ROW_KERNELS.indexOf(kernel), out, w, qx, dx, px, rows, cols, rowBytes });
     this.run(JOB.rows);
+  }
+
+  /** Prefill out[t] = W · x[t] for W in the file's row layout (rowBytes per row), rows split between threads. */
+  matmul(kernel: keyof Kernels, out: Ptr, w: Ptr, x: Ptr, rows: number, cols: number, n: number, outStride: number, rowBytes: number): void {
+    writeJob(this.control, MATMUL_SLOTS, { kernel: MATMUL_KERNELS.indexOf(kernel), out, w, x, rows, cols, n, outStride, rowBytes });
+    this.run(JOB.matmul);
   }
 
   /**
@@ -194,7 +213,7 @@ export class ThreadPool {
       this.soloJobs--;
       c[PARTS] = 1;
       c[NEXT] = 0;
-      runShare(this.kernels, c, this.mainScores);
+      runShare(this.kernels, c, this.mainScores, this.mainPanel);
       return;
     }
     c[PARTS] = this.threads;
@@ -203,7 +222,7 @@ export class ThreadPool {
     Atomics.store(c, SEQ, ++this.seq);
     if (Atomics.load(c, SLEEPERS) > 0) Atomics.notify(c, SEQ);
     const start = performance.now();
-    runShare(this.kernels, c, this.mainScores);
+    runShare(this.kernels, c, this.mainScores, this.mainPanel);
     const ownDone = performance.now();
     this.waitForHelpers();
     // A helper finishing far later than we did is not getting a core (a busy machine): waiting for it would make
@@ -253,7 +272,7 @@ export class ThreadPool {
  * A helper's loop: wait for a new job, run its share, report done; sleep in Atomics.wait after ~2 ms idle.
  * Returns when the pool posts STOP.
  */
-export function helperLoop(kernels: Kernels, control: Int32Array, scores: Ptr): void {
+export function helperLoop(kernels: Kernels, control: Int32Array, scratch: Ptr): void {
   // Jobs are numbered from 1; starting from 0 (not from whatever SEQ holds now) makes a job posted before this
   // helper got here still count as new.
   let seen = 0;
@@ -273,7 +292,7 @@ export function helperLoop(kernels: Kernels, control: Int32Array, scores: Ptr): 
     }
     seen = Atomics.load(control, SEQ);
     if (control[KIND] === JOB.stop) return;
-    runShare(kernels, control, scores);
+    runShare(kernels, control, scratch, scratch); // one buffer serves both: a helper runs one job at a time
     Atomics.add(control, DONE, 1);
     if (Atomics.load(control, MAIN_WAITING) !== 0) Atomics.notify(control, DONE);
   }
