@@ -55,6 +55,24 @@ const Q2_K: i32 = 8, Q3_K: i32 = 9, Q4_K: i32 = 10, Q5_K: i32 = 11, Q6_K: i32 = 
   }
 }
 
+/** Stores one token's four row sums of a panel: the lanes' totals plus the columns past the last whole vector. */
+// @ts-ignore: decorator
+@inline function panel_finish(op: usize, a0: v128, a1: v128, a2: v128, a3: v128, w0: usize, w1: usize, w2: usize, w3: usize, xp: usize, from: i32, cols: i32): void {
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (let c = from; c < cols; c++) {
+    const o = <usize>c << 2;
+    const xs = load<f32>(xp + o);
+    s0 += load<f32>(w0 + o) * xs;
+    s1 += load<f32>(w1 + o) * xs;
+    s2 += load<f32>(w2 + o) * xs;
+    s3 += load<f32>(w3 + o) * xs;
+  }
+  store<f32>(op, s0);
+  store<f32>(op, s1, 4);
+  store<f32>(op, s2, 8);
+  store<f32>(op, s3, 12);
+}
+
 // @ts-ignore: decorator
 @inline function matmul(format: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32, scratch: usize, outStride: i32): void {
   const rowBytes = row_bytes(format, cols);
@@ -67,7 +85,31 @@ const Q2_K: i32 = 8, Q3_K: i32 = 9, Q4_K: i32 = 10, Q5_K: i32 = 11, Q6_K: i32 = 
     dequant_row(format, r1, wr + rowBytes, cols);
     dequant_row(format, r2, wr + 2 * rowBytes, cols);
     dequant_row(format, r3, wr + 3 * rowBytes, cols);
-    for (let t = 0; t < n; t++) {
+    let t = 0;
+    // Two tokens per pass share each weight load (eight independent sums); a token's arithmetic is the same
+    // whether it is paired or not, so results do not depend on the batch.
+    for (; t + 2 <= n; t += 2) {
+      const xp = x + <usize>t * colBytes, xq = xp + colBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        const o = <usize>c << 2;
+        const xa = v128.load(xp + o), xb = v128.load(xq + o);
+        const w0 = v128.load(scratch + o), w1 = v128.load(r1 + o), w2 = v128.load(r2 + o), w3 = v128.load(r3 + o);
+        a0 = f32x4.add(a0, f32x4.mul(w0, xa));
+        a1 = f32x4.add(a1, f32x4.mul(w1, xa));
+        a2 = f32x4.add(a2, f32x4.mul(w2, xa));
+        a3 = f32x4.add(a3, f32x4.mul(w3, xa));
+        b0 = f32x4.add(b0, f32x4.mul(w0, xb));
+        b1 = f32x4.add(b1, f32x4.mul(w1, xb));
+        b2 = f32x4.add(b2, f32x4.mul(w2, xb));
+        b3 = f32x4.add(b3, f32x4.mul(w3, xb));
+      }
+      panel_finish(out + ((<usize>t * <usize>outStride + <usize>r) << 2), a0, a1, a2, a3, scratch, r1, r2, r3, xp, c, cols);
+      panel_finish(out + ((<usize>(t + 1) * <usize>outStride + <usize>r) << 2), b0, b1, b2, b3, scratch, r1, r2, r3, xq, c, cols);
+    }
+    for (; t < n; t++) {
       const xp = x + <usize>t * colBytes;
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
       let c = 0;
@@ -79,20 +121,7 @@ const Q2_K: i32 = 8, Q3_K: i32 = 9, Q4_K: i32 = 10, Q5_K: i32 = 11, Q6_K: i32 = 
         a2 = f32x4.add(a2, f32x4.mul(v128.load(r2 + o), xv));
         a3 = f32x4.add(a3, f32x4.mul(v128.load(r3 + o), xv));
       }
-      let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-      for (; c < cols; c++) {
-        const o = <usize>c << 2;
-        const xs = load<f32>(xp + o);
-        s0 += load<f32>(scratch + o) * xs;
-        s1 += load<f32>(r1 + o) * xs;
-        s2 += load<f32>(r2 + o) * xs;
-        s3 += load<f32>(r3 + o) * xs;
-      }
-      const op = out + ((<usize>t * <usize>outStride + <usize>r) << 2);
-      store<f32>(op, s0);
-      store<f32>(op, s1, 4);
-      store<f32>(op, s2, 8);
-      store<f32>(op, s3, 12);
+      panel_finish(out + ((<usize>t * <usize>outStride + <usize>r) << 2), a0, a1, a2, a3, scratch, r1, r2, r3, xp, c, cols);
     }
   }
   for (; r < rows; r++) {
