@@ -70,21 +70,45 @@ export class FfnMoments {
       }
     }
     for (let j = 0; j < d; j++) {
-      const jo = j * b;
-      for (let k = j; k < d; k++) {
-        const ko = k * b;
-        let s = 0;
-        for (let t = 0; t < b; t++) s += xt[jo + t]! * xt[ko + t]!;
-        this.xx[j * d + k]! += s;
-      }
-      for (let k = 0; k < d; k++) {
-        const ko = k * b;
-        let s = 0;
-        for (let t = 0; t < b; t++) s += xt[jo + t]! * yt[ko + t]!;
-        this.xy[j * d + k]! += s;
-      }
+      crossRow(xt, j * b, xt, j, d, b, this.xx, j * d); // the upper triangle of Σ h hᵀ: columns j..d-1
+      crossRow(xt, j * b, yt, 0, d, b, this.xy, j * d);
     }
     this.count += b;
+  }
+}
+
+/**
+ * out[row + k] += Σ_t a[ao + t] · c[k * b + t] for k in [k0, d): one row of a cross-product of feature-major blocks,
+ * four columns at a time so each a[ao + t] is loaded once per four products (the fit's hot loop).
+ */
+function crossRow(a: Float64Array, ao: number, c: Float64Array, k0: number, d: number, b: number, out: Float64Array, row: number): void {
+  let k = k0;
+  for (; k + 4 <= d; k += 4) {
+    const c0 = k * b;
+    const c1 = c0 + b;
+    const c2 = c1 + b;
+    const c3 = c2 + b;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let t = 0; t < b; t++) {
+      const x = a[ao + t]!;
+      s0 += x * c[c0 + t]!;
+      s1 += x * c[c1 + t]!;
+      s2 += x * c[c2 + t]!;
+      s3 += x * c[c3 + t]!;
+    }
+    out[row + k]! += s0;
+    out[row + k + 1]! += s1;
+    out[row + k + 2]! += s2;
+    out[row + k + 3]! += s3;
+  }
+  for (; k < d; k++) {
+    const ck = k * b;
+    let s = 0;
+    for (let t = 0; t < b; t++) s += a[ao + t]! * c[ck + t]!;
+    out[row + k]! += s;
   }
 }
 
@@ -93,7 +117,9 @@ export class FfnMoments {
  * accumulates, for each layer in `layers`, the moments of the FFN's input and output over every token but each
  * window's first. Writes the transformer's KV cache.
  */
-export function collectFfnMoments(transformer: Transformer, windows: readonly (readonly number[])[], layers: readonly number[]): Map<number, FfnMoments> {
+export function collectFfnMoments(
+  transformer: Transformer, windows: readonly (readonly number[])[], layers: readonly number[], onWindow?: (done: number, total: number) => void,
+): Map<number, FfnMoments> {
   const d = transformer.config.hiddenSize;
   const maxBatch = Math.max(1, transformer.state.maxBatch);
   const moments = new Map(layers.map((l) => [l, new FfnMoments(d, maxBatch)]));
@@ -110,7 +136,7 @@ export function collectFfnMoments(transformer: Transformer, windows: readonly (r
       m.add(arena.f32(state.xb, chunkLength * d), arena.f32(state.proj, chunkLength * d), rows);
     },
   };
-  for (const w of windows) {
+  for (const [index, w] of windows.entries()) {
     for (let start = 0; start < w.length; start += maxBatch) {
       const chunk = w.slice(start, start + maxBatch);
       chunkLength = chunk.length;
@@ -118,6 +144,7 @@ export function collectFfnMoments(transformer: Transformer, windows: readonly (r
       for (let t = 0; t < chunk.length; t++) if (start + t >= 1) rows.push(t);
       transformer.prefill(chunk, start, "none", gate);
     }
+    onWindow?.(index + 1, windows.length);
   }
   return moments;
 }
@@ -455,7 +482,10 @@ export function fitSurrogates(transformer: Transformer, windows: readonly (reado
   }
   const say = options.onProgress ?? (() => {});
   const t0 = performance.now();
-  const moments = collectFfnMoments(transformer, windows, layers);
+  const every = Math.max(1, Math.round(windows.length / 10));
+  const moments = collectFfnMoments(transformer, windows, layers, (done, total) => {
+    if (done % every === 0 || done === total) say(`collecting FFN inputs and outputs: window ${done} of ${total}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  });
   const tokens = moments.get(layers[0]!)!.count;
   say(`collected FFN inputs and outputs of ${layers.length} layers over ${tokens} tokens, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const surrogates: SurrogateLayer[] = [];
