@@ -27,6 +27,7 @@ const { flags } = parseArgs(process.argv.slice(2), {
   data: { type: "string", help: "WikiText-2 raw test" },
   tokens: { type: "int", min: 128, help: "held-out tokens scored (default 4096, from offset 4096)" },
   rounds: { type: "int", min: 0, help: "speed rounds (default 7; 0: no speed part)" },
+  "no-quality": { type: "boolean", help: "only the speed part" },
   json: { type: "boolean", help: "also print the rows as JSON" },
 }, "surrogates");
 if (flags.surrogates === undefined) throw new InputError({ file: "bench/skip/surrogates.ts", field: "--surrogates", expected: "a surrogates file", actual: "nothing" });
@@ -42,7 +43,7 @@ const log = (line: string) => process.stderr.write(`surrogates: ${line}\n`);
 log(`${model.name}, ${placed!.filter((p) => p !== null).length} surrogates of rank ${placed!.find((p) => p !== null)!.rank}; held-out tokens ${first}..${last}; ${machineLine()}; load ${loadAverageText()}`);
 
 const rows: Record<string, unknown>[] = [];
-for (const [setting, policy] of policies) {
+for (const [setting, policy] of flags["no-quality"] ? [] : policies) {
   for (const withSurrogates of [false, true]) {
     model.transformer.surrogates = withSurrogates ? placed : null;
     const t0 = performance.now();
@@ -60,6 +61,8 @@ for (const [setting, policy] of policies) {
 const rounds = flags.rounds ?? 7;
 const speed = new Map<string, number[]>();
 const ratios = new Map<string, number[]>();
+/** Per round, a setting with surrogates over the same setting without: the surrogates' own cost. */
+const costs = new Map<string, number[]>();
 if (rounds > 0) {
   const configs: [string, SkipPolicy | "off", boolean][] = [["off", "off", false]];
   for (const [setting, policy] of policies) configs.push([setting, policy, false], [`${setting} + surrogates`, policy, true]);
@@ -75,25 +78,28 @@ if (rounds > 0) {
     for (const [name, tps] of measured) {
       speed.set(name, [...(speed.get(name) ?? []), tps]);
       ratios.set(name, [...(ratios.get(name) ?? []), tps / measured.get("off")!]);
+      const plain = name.replace(/ \+ surrogates$/, "");
+      if (plain !== name) costs.set(name, [...(costs.get(name) ?? []), tps / measured.get(plain)!]);
     }
   }
 }
 model.transformer.surrogates = null;
 
 const out: string[] = [];
-out.push(`| setting | surrogates | FFN skipped after warm-up | mean KL | KL after warm-up | KL p99 | top-1 (after warm-up) | perplexity (full ${rows[0]?.perplexityFull}) |`);
-out.push("|---|---|---|---|---|---|---|---|");
+if (rows.length > 0) out.push(`| setting | surrogates | FFN skipped after warm-up | mean KL | KL after warm-up | KL p99 | top-1 (after warm-up) | perplexity (full ${rows[0]?.perplexityFull}) |`);
+if (rows.length > 0) out.push("|---|---|---|---|---|---|---|---|");
 for (const row of rows) {
   out.push(`| \`${row.setting}\` | ${row.surrogates ? "yes" : "no"} | ${(100 * (row.ratioAfterWarmup as number)).toFixed(1)}% | ${row.kl} | ${row.klAfterWarmup} | ${row.klP99} | ${(100 * (row.top1 as number)).toFixed(1)}% (${(100 * (row.top1AfterWarmup as number)).toFixed(1)}%) | ${row.perplexity} |`);
 }
 if (rounds > 0) {
-  out.push("", `| setting (decode, ${model.threads} thread${model.threads === 1 ? "" : "s"}, ${rounds} rounds) | decode tok/s (median, range) | vs off (median of per-round ratios) |`, "|---|---|---|");
+  out.push("", `| setting (decode, ${model.threads} thread${model.threads === 1 ? "" : "s"}, ${rounds} rounds) | decode tok/s (median, range) | vs off (median of per-round ratios) | vs the setting without surrogates |`, "|---|---|---|---|");
   for (const [name, samples] of speed) {
     const s = summarize(samples);
-    out.push(`| ${name} | ${s.median.toFixed(1)} (${s.min.toFixed(1)}-${s.max.toFixed(1)}) | ${summarize(ratios.get(name)!).median.toFixed(3)}x |`);
+    const cost = costs.get(name);
+    out.push(`| ${name} | ${s.median.toFixed(1)} (${s.min.toFixed(1)}-${s.max.toFixed(1)}) | ${summarize(ratios.get(name)!).median.toFixed(3)}x | ${cost === undefined ? "" : `${summarize(cost).median.toFixed(3)}x`} |`);
   }
 }
 out.push("", `load average at the end: ${loadAverageText()}`);
 console.log(out.join("\n"));
-if (flags.json) console.log(JSON.stringify({ rows, speed: Object.fromEntries(speed), ratios: Object.fromEntries(ratios) }));
+if (flags.json) console.log(JSON.stringify({ rows, speed: Object.fromEntries(speed), ratios: Object.fromEntries(ratios), costs: Object.fromEntries(costs) }));
 await model.close();
