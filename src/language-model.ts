@@ -5,7 +5,7 @@
 import { ConfigError, FormatError, InputError, ResourceError, show } from "./errors.js";
 import { GENERATE_OPTION_KEYS, type GenerateOptions, type GeneratedPiece, type GenerationResult, Session, validateGenerateOptions } from "./generate.js";
 import type { Config } from "./model/config.js";
-import { type LayerSurrogates, placeSurrogates, readSurrogates, type SurrogateFile } from "./model/surrogates.js";
+import { type LayerSurrogates, placeSurrogates, readSurrogates, SURROGATE_FORMAT, type SurrogateFile } from "./model/surrogates.js";
 import type { Transformer } from "./model/transformer.js";
 import { SkipController } from "./skip/controller.js";
 import { defaultProfileFor } from "./skip/default-profiles.js";
@@ -93,6 +93,9 @@ export class LanguageModel {
       return null;
     }
     const target = { fingerprint: this.fingerprint, config: this.config };
+    if (!(source instanceof Uint8Array) && (source as { format?: unknown } | undefined)?.format !== SURROGATE_FORMAT) {
+      throw new InputError({ file, field: "surrogates", expected: "a surrogate file's bytes (a Uint8Array) or a parsed surrogate file", actual: show(source) });
+    }
     const parsed = source instanceof Uint8Array ? readSurrogates(source, file, target) : source;
     if (parsed.model.fingerprint !== this.fingerprint) {
       throw new ConfigError({ file, field: "model.fingerprint", expected: `${this.fingerprint} (this model)`, actual: `${parsed.model.fingerprint} (${parsed.model.name})` });

@@ -9,10 +9,10 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { calibrateSurrogates } from "../src/calibrate.js";
-import { ConfigError, FormatError } from "../src/errors.js";
+import { ConfigError, FormatError, InputError } from "../src/errors.js";
 import { Session } from "../src/generate.js";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.js";
-import { checkLoadOptionKeys } from "../src/load.js";
+import { checkLoadOptionKeys, loadModel } from "../src/load.js";
 import { readSurrogates, SURROGATE_FORMAT, type SurrogateFile, writeSurrogates } from "../src/model/surrogates.js";
 import type { FfnGate } from "../src/model/transformer.js";
 import { f16ToF32, f32ToF16 } from "../src/reference/quant.js";
@@ -21,6 +21,7 @@ import { SkipController } from "../src/skip/controller.js";
 import { FfnMoments, fitReducedRankRidge, symmetricEigen } from "../src/skip/surrogate-fit.js";
 import { throwsTyped } from "./helpers/assert-typed.js";
 import { mulberry32 } from "./helpers/rng.js";
+import { tinyGgufWithTokenizer } from "./fuzz/seeds.js";
 import { deepTinyModel } from "./helpers/skip-models.js";
 
 const test = suite("FFN surrogates");
@@ -273,6 +274,37 @@ test("validation: every damage is a typed error naming the file and the field", 
   throwsTyped(() => tiny.useSurrogates(other, "other.safetensors"), ConfigError, /^other\.safetensors: __metadata__\.fingerprint: .*\(other\)/);
   throwsTyped(() => tiny.useSurrogates({ ...randomFile([1], "F32"), model: { name: "other", fingerprint: "ab".repeat(32) } }), ConfigError, /model\.fingerprint/);
   assert.is(tiny.transformer.surrogates, null);
+});
+
+test("loadModel's surrogates option: a fitted file is placed, another model's or a wrong value is a typed error", async () => {
+  const bytes = tinyGgufWithTokenizer("F32");
+  const plain = await loadModel(bytes, { maxContext: 32 });
+  assert.is(plain.transformer.surrogates, null);
+  const file = writeSurrogates({ ...randomFile([0, 1], "F32"), hidden: plain.config.hiddenSize, layers: plain.config.numLayers, model: { name: "tiny gguf", fingerprint: plain.fingerprint } });
+  const withSurrogates = await loadModel(bytes, { maxContext: 32, surrogates: file });
+  assert.equal(withSurrogates.transformer.surrogates?.map((s) => s?.rank ?? null), [8, 8]);
+  // Skipping both layers: the placed maps run (the logits move), and with skip off nothing changes.
+  const last = (model: typeof plain, skip: { kind: "off" } | { kind: "fixed"; warmup: number; layers: number[] }) => {
+    const controller = new SkipController(skip, model.config.numLayers);
+    model.transformer.prefill([1, 5, 9], 0, "none");
+    controller.beginToken();
+    return Float32Array.from(model.transformer.decode(12, 3, controller));
+  };
+  const skipBoth = { kind: "fixed", warmup: 0, layers: [0, 1] } as const;
+  assert.equal(Array.from(last(withSurrogates, { kind: "off" })), Array.from(last(plain, { kind: "off" })));
+  assert.not.equal(Array.from(last(withSurrogates, { ...skipBoth, layers: [0, 1] })), Array.from(last(plain, { ...skipBoth, layers: [0, 1] })));
+  for (const [value, type, pattern] of [
+    [writeSurrogates(randomFile([0], "F32")), ConfigError, /__metadata__\.fingerprint/],
+    ["weights/x.safetensors", InputError, /surrogates: expected a surrogate file's bytes/],
+  ] as const) {
+    await loadModel(bytes, { maxContext: 32, surrogates: value as Uint8Array }).then(
+      () => assert.unreachable("refused"),
+      (error) => {
+        assert.instance(error, type, String(error));
+        assert.match(String(error), pattern);
+      },
+    );
+  }
 });
 
 test("a tiny model: skipping with fitted surrogates is closer to the full model than skipping without, same decisions", async () => {
