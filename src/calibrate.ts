@@ -26,6 +26,8 @@ import {
   decodeStepsAfterWarmup, recordSimilarities, type SimilarityCurve, type SimilarityRecord, similarityCurve, simulatePaperRatio, simulatedThreshold,
 } from "./skip/similarity.js";
 import { layerCountForRatio, mostRedundantLayers } from "./skip/spec.js";
+import { SURROGATE_FORMAT, type SurrogateFile } from "./model/surrogates.js";
+import { DEFAULT_SURROGATE_LAMBDA, DEFAULT_SURROGATE_RANK, fitSurrogates, type SurrogateFitOptions } from "./skip/surrogate-fit.js";
 
 /**
  * Default warm-up: 6 decode steps. The paper suggests ~5-10% of the maximum generation length; 6 is ~5% of a
@@ -290,4 +292,51 @@ function nextThreshold(runs: readonly CalibrationRun[], target: number, solve: (
   // Never repeat a threshold: step past the closest run in the direction the ratio needs.
   if (tried(next)) next = roundTo(a!.threshold + (a!.ratioAfterWarmup > target ? 0.0005 : -0.0005), 4);
   return Math.max(-1, Math.min(1, next));
+}
+
+export interface SurrogateCalibrationOptions extends SurrogateFitOptions {
+  /** Names the calibration text in the file. */
+  readonly data: string;
+  /** Store U and Vᵀ as F16 (half the file and memory) instead of F32. */
+  readonly dtype?: "F32" | "F16";
+  readonly created?: SkipProfile["created"];
+}
+
+/**
+ * Fits an FFN surrogate for each layer on `windows` of calibration text (the method is in skip/surrogate-fit.ts)
+ * and returns the surrogate file for this model (model/surrogates.ts; writeSurrogates() gives its bytes). Takes
+ * the model's KV cache for the duration (runs after its pending calls).
+ */
+export function calibrateSurrogates(model: LanguageModel, windows: readonly (readonly number[])[], options: SurrogateCalibrationOptions): Promise<SurrogateFile> {
+  if (windows.length === 0 || windows.some((w) => w.length < 2)) throw fail("windows", "at least one window, each of at least 2 tokens", `${windows.length} windows`);
+  return model.exclusive(async () => {
+    try {
+      const rank = options.rank ?? DEFAULT_SURROGATE_RANK;
+      const started = performance.now();
+      const fit = fitSurrogates(model.transformer, windows, options);
+      return {
+        format: SURROGATE_FORMAT,
+        model: { name: model.name.split(/[\\/]/).pop() || model.name, fingerprint: model.fingerprint },
+        hidden: model.config.hiddenSize,
+        layers: model.config.numLayers,
+        rank,
+        dtype: options.dtype ?? "F32",
+        surrogates: fit.surrogates,
+        fit: {
+          method: "reduced-rank ridge regression on the FFN input RMSNorm(x) * ffnNorm (skip/surrogate-fit.ts)",
+          lambda: options.lambda ?? DEFAULT_SURROGATE_LAMBDA,
+          data: options.data,
+          windows: windows.length,
+          window: windows[0]!.length,
+          tokens: fit.tokens,
+          layers: fit.surrogates.map((s) => s.layer),
+          r2: fit.r2.map((v) => roundTo(v, 5)),
+          seconds: roundTo((performance.now() - started) / 1000, 1),
+          ...(options.created !== undefined ? { created: options.created } : {}),
+        },
+      };
+    } finally {
+      model.session.forget(); // the fit's prefills wrote the KV cache behind the session's back
+    }
+  });
 }

@@ -5,6 +5,7 @@
 import { ConfigError, FormatError, InputError, ResourceError, show } from "./errors.js";
 import { GENERATE_OPTION_KEYS, type GenerateOptions, type GeneratedPiece, type GenerationResult, Session, validateGenerateOptions } from "./generate.js";
 import type { Config } from "./model/config.js";
+import { type LayerSurrogates, placeSurrogates, readSurrogates, SURROGATE_FORMAT, type SurrogateFile } from "./model/surrogates.js";
 import type { Transformer } from "./model/transformer.js";
 import { SkipController } from "./skip/controller.js";
 import { defaultProfileFor } from "./skip/default-profiles.js";
@@ -20,6 +21,9 @@ import type { Tokenizer } from "./text/tokenizer.js";
  * `ffnskip calibrate`, or an explicit policy.
  */
 export type SkipSetting = SkipSpec | SkipProfile | SkipPolicy;
+
+/** FFN surrogates for skipped FFNs: a surrogate file's bytes (model/surrogates.ts), or one already parsed. */
+export type SurrogateSource = Uint8Array | SurrogateFile;
 
 export interface ModelGenerateOptions extends GenerateOptions {
   /** Overrides the model's skip setting for this call. */
@@ -70,9 +74,35 @@ export class LanguageModel {
     readonly chatTemplate: ChatTemplate,
     readonly fingerprint: string,
     skip: SkipSetting = "off",
+    surrogates?: SurrogateSource,
   ) {
     this.skipPolicy = this.resolveSkip(skip);
     this.session = new Session(transformer, name);
+    if (surrogates !== undefined) this.useSurrogates(surrogates);
+  }
+
+  /**
+   * From now on a skipped FFN whose layer has a surrogate in `source` runs that surrogate instead of nothing (see
+   * model/surrogates.ts); null goes back to plain skipping. The file must have been fitted on this model (its
+   * fingerprint). Returns what the transformer now holds, which may be set back later (transformer.surrogates).
+   * Each call with a source takes new WASM memory for the maps: load a file once.
+   */
+  useSurrogates(source: SurrogateSource | null, file = "surrogates"): LayerSurrogates | null {
+    if (source === null) {
+      this.transformer.surrogates = null;
+      return null;
+    }
+    const target = { fingerprint: this.fingerprint, config: this.config };
+    if (!(source instanceof Uint8Array) && (source as { format?: unknown } | undefined)?.format !== SURROGATE_FORMAT) {
+      throw new InputError({ file, field: "surrogates", expected: "a surrogate file's bytes (a Uint8Array) or a parsed surrogate file", actual: show(source) });
+    }
+    const parsed = source instanceof Uint8Array ? readSurrogates(source, file, target) : source;
+    if (parsed.model.fingerprint !== this.fingerprint) {
+      throw new ConfigError({ file, field: "model.fingerprint", expected: `${this.fingerprint} (this model)`, actual: `${parsed.model.fingerprint} (${parsed.model.name})` });
+    }
+    const placed = placeSurrogates(parsed, this.config, this.transformer.arena);
+    this.transformer.surrogates = placed;
+    return placed;
   }
 
   /** The policy generation uses when a call does not override it. */

@@ -114,7 +114,7 @@ export async function loadModelFromStream(source: ReadableStream<Uint8Array> | A
   }
   const transformer = await pending.complete(); // refuses if a tensor's bytes never arrived
   const fingerprint = await fingerprintFromSamples(config, table, (tensorName) => samples.get(tensorName));
-  return new LanguageModel(name, config, transformer, tokenizer, chatTemplate, fingerprint, options.skip);
+  return new LanguageModel(name, config, transformer, tokenizer, chatTemplate, fingerprint, options.skip, options.surrogates);
 }
 
 /** Chunks from a ReadableStream or an async iterable, each checked to be bytes. */

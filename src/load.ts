@@ -2,7 +2,7 @@
 // weights, tokenizer and chat template; a Hugging Face folder brings them as separate files.
 
 import { FormatError, InputError, show } from "./errors.js";
-import { LanguageModel, type SkipSetting } from "./language-model.js";
+import { LanguageModel, type SkipSetting, type SurrogateSource } from "./language-model.js";
 import { modelFingerprint } from "./model/fingerprint.js";
 import { createTransformer, type EngineOptions } from "./model/load.js";
 import { chatTemplateFromGguf, chatTemplateFromHf, createChatTemplate, CHATML_TEMPLATE } from "./text/chat-template.js";
@@ -42,6 +42,8 @@ export type ModelSource = Bytes | { readonly gguf: Bytes; readonly name?: string
 export interface LoadOptions extends EngineOptions {
   /** FFN skipping for generation: "off" (default), "on" (shipped profile), a profile, or a policy. */
   readonly skip?: SkipSetting;
+  /** FFN surrogates fitted for this model (`ffnskip calibrate --surrogates`): skipped FFNs run them instead of nothing. */
+  readonly surrogates?: SurrogateSource;
 }
 
 /** Loads a model from bytes: GGUF bytes, `{ gguf }`, or an HF folder's files `{ config, safetensors, tokenizer }`. */
@@ -62,7 +64,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
     chatTemplate = hf.tokenizerConfig !== undefined ? chatTemplateFromHf(hf.tokenizerConfig) : createChatTemplate(CHATML_TEMPLATE, {}, "ChatML fallback");
   }
   const [transformer, fingerprint] = await Promise.all([createTransformer(parsed.config, parsed.weights, options), modelFingerprint(parsed.config, parsed.weights)]);
-  return new LanguageModel(parsed.name, parsed.config, transformer, tokenizer, chatTemplate, fingerprint, options.skip);
+  return new LanguageModel(parsed.name, parsed.config, transformer, tokenizer, chatTemplate, fingerprint, options.skip, options.surrogates);
 }
 
 export interface ParsedModel {
@@ -147,7 +149,7 @@ function asBytes(value: Bytes): Uint8Array {
 }
 
 /** Option names loadModel and its relatives accept (engine options, skip, and the Node/stream extras). */
-const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set([...ENGINE_OPTION_KEYS, "skip", "onProgress", "name", "byteLength"]);
+const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set([...ENGINE_OPTION_KEYS, "skip", "surrogates", "onProgress", "name", "byteLength"]);
 
 /** Rejects option objects with misspelt or unknown keys, which would otherwise be ignored silently. */
 export function checkLoadOptionKeys(options: object): void {

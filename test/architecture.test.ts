@@ -22,13 +22,13 @@ const LAYERS: readonly (readonly string[])[] = [
   ["io/"], // file formats: bytes -> headers and tensor tables, no math
   ["runtime/"], // WASM instantiation, memory arena, kernel dispatch, thread pool
   ["reference/"], // plain-TS twins of the kernels (oracle and fallback), dequantizers
-  ["model/"], // Config, tensor names, weights, the forward pass
+  ["model/"], // Config, tensor names, weights, the forward pass, FFN surrogate files
   ["sample/", "text/"], // sampler, stop strings, PRNG; tokenizer and chat template (independent of each other)
-  ["skip/"], // skip controller, policies, profiles, similarity record
+  ["skip/"], // skip controller, policies, profiles, similarity record, surrogate fit
   ["generate.ts"], // the Session: token loop and KV prefix cache
   ["language-model.ts"], // the public model handle
   ["score.ts", "convert.ts"], // teacher-forced scoring; GGUF -> HF conversion
-  ["calibrate.ts"], // skip calibration (uses scoring)
+  ["calibrate.ts"], // skip calibration (uses scoring) and surrogate calibration
   ["load.ts"], // bytes -> LanguageModel
   ["load-stream.ts"], // a byte stream -> LanguageModel
   ["serve/"], // the OpenAI-compatible HTTP handler (Request -> Response) over a LanguageModel

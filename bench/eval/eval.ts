@@ -50,6 +50,7 @@ const FLAGS = {
   precision: MODEL_FLAGS.precision,
   threads: MODEL_FLAGS.threads,
   "kv-cache": MODEL_FLAGS["kv-cache"],
+  surrogates: MODEL_FLAGS.surrogates,
 } as const satisfies FlagSpecs;
 
 // ---- the commit, without shelling out -----------------------------------------------------------------------
@@ -188,7 +189,7 @@ export async function runEval(argv: string[], io: EvalIo = {}): Promise<ResultLi
   const commit = gitCommit();
 
   const defaultContext = task === "wikitext" ? (flags.window ?? PERPLEXITY_DEFAULTS.window) : task === "freebaseqa" || task === "nq" ? 512 : 2048;
-  const model = io.model ?? (await openModel({ model: flags.model, "max-context": flags["max-context"] ?? defaultContext, precision: flags.precision, threads: flags.threads, "kv-cache": flags["kv-cache"] }));
+  const model = io.model ?? (await openModel({ model: flags.model, "max-context": flags["max-context"] ?? defaultContext, precision: flags.precision, threads: flags.threads, "kv-cache": flags["kv-cache"], surrogates: flags.surrogates }));
 
   // The configuration: --skip resolved against --profile (or the shipped profile), --warmup applied.
   const skip = flags.skip ?? "off";

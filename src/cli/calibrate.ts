@@ -4,7 +4,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { InputError } from "../errors.js";
 import { leadingTokens, splitWindows } from "../score.js";
-import { calibrate as calibrateModel, DEFAULT_K_CANDIDATES, DEFAULT_WARMUP, DEFAULT_WINDOW } from "../calibrate.js";
+import { calibrate as calibrateModel, calibrateSurrogates, DEFAULT_K_CANDIDATES, DEFAULT_WARMUP, DEFAULT_WINDOW } from "../calibrate.js";
+import { writeSurrogates } from "../model/surrogates.js";
+import { DEFAULT_SURROGATE_LAMBDA, DEFAULT_SURROGATE_RANK } from "../skip/surrogate-fit.js";
 import { similarityPlotSvg } from "../skip/plot.js";
 import type { SkipProfile } from "../skip/profile.js";
 import { describeFlags, type FlagSpecs, parseArgs } from "./args.js";
@@ -33,6 +35,10 @@ const FLAGS = {
   tolerance: { type: "number", min: 0.0001, max: 0.5, help: "accepted |ratio - target| (default 0.005)" },
   "max-runs": { type: "int", min: 1, max: 20, help: "most teacher-forced runs per k (default 4)" },
   "no-baselines": { type: "boolean", help: "do not measure the fixed/random baselines' perplexity" },
+  surrogates: { type: "int", min: 1, help: `also fit a low-rank FFN surrogate per layer at this rank (e.g. ${DEFAULT_SURROGATE_RANK}); without --target, only them` },
+  "surrogates-out": { type: "string", help: "where to write the surrogates (default: next to --out, NAME.surrogates.safetensors)" },
+  "surrogate-lambda": { type: "number", min: 1e-12, max: 1e3, help: `ridge penalty relative to the mean input variance (default ${DEFAULT_SURROGATE_LAMBDA})` },
+  "surrogate-dtype": { type: "string", help: "f32 (default) or f16: how U and V are stored" },
   quiet: { type: "boolean", help: "no progress lines" },
 } as const satisfies FlagSpecs;
 
@@ -47,13 +53,20 @@ export function formatProfileJson(profile: SkipProfile): string {
 export async function calibrate(argv: string[]): Promise<void> {
   const { flags } = parseArgs(argv, FLAGS, "calibrate");
   if (flags.help) {
-    process.stdout.write(`usage: ffnskip calibrate --data FILE --target R --out profile.json [--plot sim.svg] [options]\n${describeFlags(FLAGS)}\n`);
+    process.stdout.write(
+      "usage: ffnskip calibrate --data FILE --target R --out profile.json [--plot sim.svg] [--surrogates RANK] [options]\n" +
+        `       ffnskip calibrate --data FILE --surrogates RANK --surrogates-out FILE [options]   (surrogates only)\n${describeFlags(FLAGS)}\n`,
+    );
     return;
   }
   const missing = (flag: string, what: string) => new InputError({ file: "ffnskip calibrate", field: `--${flag}`, expected: what, actual: "nothing" });
   if (flags.data === undefined) throw missing("data", "a calibration text file");
-  if (flags.target === undefined) throw missing("target", "a skip ratio, e.g. 0.25");
-  if (flags.out === undefined) throw missing("out", "a path for the profile JSON");
+  const surrogatesOut = flags["surrogates-out"] ?? (flags.out === undefined ? undefined : `${flags.out.replace(/\.json$/i, "")}.surrogates.safetensors`);
+  if (flags.surrogates !== undefined && surrogatesOut === undefined) throw missing("surrogates-out", "a path for the surrogates (or --out, to put them next to the profile)");
+  if (flags.target === undefined && flags.surrogates === undefined) throw missing("target", "a skip ratio, e.g. 0.25 (or --surrogates RANK alone)");
+  if (flags.target !== undefined && flags.out === undefined) throw missing("out", "a path for the profile JSON");
+  const dtypeFlag = flags["surrogate-dtype"] ?? "f32";
+  if (dtypeFlag !== "f32" && dtypeFlag !== "f16") throw new InputError({ file: "ffnskip calibrate", field: "--surrogate-dtype", expected: "f32 or f16", actual: JSON.stringify(dtypeFlag) });
   const window = flags.window ?? DEFAULT_WINDOW;
   const maxContext = flags["max-context"] ?? window;
   if (maxContext < window) {
@@ -85,19 +98,30 @@ export async function calibrate(argv: string[]): Promise<void> {
   const quoted = argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
   const found = gitCommit();
   const commit = found === "unknown" ? undefined : found;
+  const created = { command: `ffnskip calibrate ${quoted}`, ...(commit !== undefined ? { commit } : {}), date: new Date().toISOString() };
+  const say = flags.quiet ? undefined : (line: string) => process.stderr.write(`calibrate: ${line}\n`);
+  if (flags.surrogates !== undefined) {
+    const file = await calibrateSurrogates(model, windows, {
+      rank: flags.surrogates, lambda: flags["surrogate-lambda"], dtype: dtypeFlag === "f16" ? "F16" : "F32", data, created, onProgress: say,
+    });
+    writeFileSync(surrogatesOut!, writeSurrogates(file));
+    const r2 = file.fit.r2 as number[];
+    process.stdout.write(`${surrogatesOut}: ${file.surrogates.length} layers, rank ${file.rank}, R² ${Math.min(...r2).toFixed(3)}..${Math.max(...r2).toFixed(3)} on ${String(file.fit.tokens)} tokens\n`);
+    if (flags.target === undefined) return;
+  }
   const result = await calibrateModel(model, windows, {
-    target: flags.target,
+    target: flags.target!,
     data,
     warmup: flags.warmup,
     kCandidates,
     tolerance: flags.tolerance,
     maxRuns: flags["max-runs"],
     baselines: flags["no-baselines"] !== true,
-    created: { command: `ffnskip calibrate ${quoted}`, ...(commit !== undefined ? { commit } : {}), date: new Date().toISOString() },
-    onProgress: flags.quiet ? undefined : (line) => process.stderr.write(`calibrate: ${line}\n`),
+    created,
+    onProgress: say,
   });
   const p = result.profile;
-  writeFileSync(flags.out, formatProfileJson(p));
+  writeFileSync(flags.out!, formatProfileJson(p));
   if (flags.plot !== undefined) writeFileSync(flags.plot, similarityPlotSvg(p));
   const m = p.measured;
   const seconds = (performance.now() - started) / 1000;

@@ -17,6 +17,7 @@ export const MODEL_FLAGS = {
   precision: { type: "string", help: "fast (default: int16 activations, weight tiles) or exact (f32 activations)" },
   threads: { type: "int", min: 1, max: 64, help: "threads per token (default: one per core, at most 8)" },
   "kv-cache": { type: "string", help: "f32 (default) or f16 (half the KV cache memory)" },
+  surrogates: { type: "string", help: "FFN surrogates for this model (ffnskip calibrate --surrogates): skipped FFNs run them instead of nothing" },
 } as const satisfies FlagSpecs;
 
 export const SAMPLING_FLAGS = {
@@ -56,13 +57,25 @@ export function kvCacheFlag(value: string | undefined): "f32" | "f16" {
   throw new InputError({ file: "--kv-cache", field: "kv-cache", expected: "f32 or f16", actual: JSON.stringify(value) });
 }
 
-export async function openModel(flags: { model?: string; "max-context"?: number; skip?: string; precision?: string; threads?: number; "kv-cache"?: string }): Promise<LanguageModel> {
+/** --surrogates FILE: the file's bytes (validated against the model when it loads). */
+export function surrogatesFlag(value: string | undefined): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return readFileSync(value);
+  } catch {
+    throw new InputError({ file: "--surrogates", field: value, expected: "a readable surrogates file (ffnskip calibrate --surrogates)", actual: "no such file" });
+  }
+}
+
+export async function openModel(flags: { model?: string; "max-context"?: number; skip?: string; precision?: string; threads?: number; "kv-cache"?: string; surrogates?: string }): Promise<LanguageModel> {
   const path = flags.model ?? DEFAULT_MODEL_PATH;
+  const surrogates = surrogatesFlag(flags.surrogates);
   const bar = progressBar(`loading ${path.split("/").pop()}`);
   try {
     return await loadModelFromPath(path, {
       maxContext: flags["max-context"], skip: skipSetting(flags.skip), precision: precisionFlag(flags.precision),
       kvCache: kvCacheFlag(flags["kv-cache"]), ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+      ...(surrogates !== undefined ? { surrogates } : {}),
       onProgress: (f, stage) => bar.update(f, stage),
     });
   } finally {

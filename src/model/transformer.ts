@@ -1,7 +1,8 @@
 // The forward pass of Llama and its relatives (model/family.ts states their deltas). Three plain records (Config,
 // Weights, RunState with the KV cache) and one forward() that runs a batch of tokens (a whole prompt chunk, or the
 // single token of a decode step) through the model.
-// Every step below is one kernel call; the FFN-skip decision is the single `if` in the layer loop.
+// Every step below is one kernel call; the FFN-skip decision is the single `if` in the layer loop (its `else if`:
+// a skipped FFN's calibrated surrogate, model/surrogates.ts).
 
 import { InputError } from "../errors.js";
 import type { DType } from "../io/dtype.js";
@@ -12,13 +13,18 @@ import type { TiledDType } from "../runtime/tiles.js";
 import type { Config } from "./config.js";
 import { FAMILIES, type FamilyTraits } from "./family.js";
 import { ropeAngles, ropeInverseFrequencies } from "./rope.js";
+import type { LayerSurrogates } from "./surrogates.js";
 import type { Matrix, Projection, Weights } from "./weights.js";
 
 /** Decides, layer by layer, whether a token's FFN runs; receives the similarity each FFN that ran produced. */
 export interface FfnGate {
   /** Whether layer `layer`'s FFN runs for the tokens of the current forward() call. */
   runFfn(layer: number): boolean;
-  /** cos(h, h + FFN(norm(h))) measured for token `token` (index in the batch) at layer `layer` (FFN including its post-norm, if any). */
+  /**
+   * cos(h, h + FFN(norm(h))) measured for token `token` (index in the batch) at layer `layer` (FFN including its
+   * post-norm, if any). During the call, row `token` of state.xb still holds the FFN's input and row `token` of
+   * state.proj its output (what was added to the residual): the surrogate fit reads them (skip/surrogate-fit.ts).
+   */
   observe(layer: number, token: number, similarity: number): void;
 }
 
@@ -116,6 +122,11 @@ export class Transformer {
   /** The sliding-window layers' inverse frequencies where they have their own base (Gemma 3's, unscaled), or null. */
   private readonly invFreqLocal: Float32Array | null;
   private readonly family: FamilyTraits;
+  /**
+   * Calibrated stand-ins for skipped FFNs (model/surrogates.ts), per layer, or null: a skipped FFN whose layer has
+   * one adds U (Vᵀ h) + b to the residual instead of nothing. Placed by LanguageModel.useSurrogates().
+   */
+  surrogates: LayerSurrogates | null = null;
 
   constructor(
     readonly config: Config,
@@ -226,8 +237,10 @@ export class Transformer {
       if (layer.attnPostNorm !== null) for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.proj, h, t), rowOf(s.proj, h, t), layer.attnPostNorm, h, c.rmsEps);
       k.add(s.x, s.x, s.proj, n * h);
 
-      // FFN sublayer, unless the skip controller says this layer's FFN is redundant for these tokens.
+      // FFN sublayer, unless the skip controller says this layer's FFN is redundant for these tokens; then its
+      // calibrated low-rank surrogate runs if the layer has one, else nothing does.
       // Attention above ran regardless, so the KV cache stays complete for later tokens.
+      const surrogate = this.surrogates?.[l] ?? null;
       if (gate.runFfn(l)) {
         for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.ffnNorm, h, c.rmsEps);
         this.project(batched, layer.gateUp, s.gateUp, 2 * c.ffnSize, s.xb, n);
@@ -240,6 +253,15 @@ export class Transformer {
         if (layer.ffnPostNorm !== null) for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.proj, h, t), rowOf(s.proj, h, t), layer.ffnPostNorm, h, c.rmsEps);
         // Residual add, measuring cos(h, h + FFN(norm(h))) for the skip controller in the same pass.
         for (let t = 0; t < n; t++) gate.observe(l, t, k.residual_add_cosine(rowOf(s.x, h, t), rowOf(s.proj, h, t), h));
+      } else if (surrogate !== null) {
+        // The surrogate: FFN(h) ≈ U (Vᵀ h) + b on the FFN's own input h, fitted by least squares on calibration text
+        // (skip/surrogate-fit.ts). Vᵀ h (rank floats a token) goes into the gate/up buffer, unused when the FFN is
+        // skipped. Its output is not observed: the skip decisions stay the controller's, from FFNs that ran.
+        for (let t = 0; t < n; t++) k.rmsnorm(rowOf(s.xb, h, t), rowOf(s.x, h, t), layer.ffnNorm, h, c.rmsEps);
+        this.project(batched, [surrogate.v], s.gateUp, surrogate.rank, s.xb, n);
+        this.project(batched, [surrogate.u], s.proj, h, s.gateUp, n);
+        for (let t = 0; t < n; t++) k.add(rowOf(s.proj, h, t), rowOf(s.proj, h, t), surrogate.bias, h);
+        k.add(s.x, s.x, s.proj, n * h);
       }
     }
 
