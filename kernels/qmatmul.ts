@@ -116,9 +116,23 @@ export function quantize_q16(x: usize, qx: usize, dx: usize, px: usize, cols: i3
 
 // ---- the kernels ----------------------------------------------------------------------------------------
 
-export function matmul_q4_1x4(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32, n: i32, tile0: i32, tile1: i32, outStride: i32): void {
+/**
+ * One nibble tile block's contribution to four rows. Q4_1 (hasMin): d_w dx Σ q_w q_x + m_w dx px; Q4_0: nibbles
+ * are stored as q + 8, so 8 Σ q_x is subtracted once per block instead of 8 from every nibble.
+ */
+// @ts-ignore: decorator
+@inline function nibble_epilogue(hasMin: bool, isum: v128, d4: v128, m4: v128, dx: f32, px: f32): v128 {
+  if (hasMin) return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(d4, f32x4.splat(dx))), f32x4.mul(m4, f32x4.splat(dx * px)));
+  const corrected = i32x4.sub(isum, i32x4.splat(<i32>px * 8));
+  return f32x4.mul(f32x4.convert_i32x4_s(corrected), f32x4.mul(d4, f32x4.splat(dx)));
+}
+
+/** matmul_q4_1x4 (hasMin: 80-byte tile blocks with m scales) and matmul_q4_0x4 (72 bytes), as one body. */
+// @ts-ignore: decorator
+@inline function matmul_nibble_tiles(hasMin: bool, out: usize, w: usize, qx: usize, dx: usize, px: usize, cols: i32, n: i32, tile0: i32, tile1: i32, outStride: i32): void {
+  const blockBytes: usize = hasMin ? 80 : 72;
   const blocks = <usize>cols >> 5;
-  const tileBytes = blocks * 80;
+  const tileBytes = blocks * blockBytes;
   for (let tile = tile0; tile < tile1; tile++) {
     const wt = w + <usize>tile * tileBytes;
     let t = 0;
@@ -129,64 +143,7 @@ export function matmul_q4_1x4(out: usize, w: usize, qx: usize, dx: usize, px: us
       const sA = px + ((<usize>t * blocks) << 2), sB = sA + (blocks << 2);
       let accA = f32x4.splat(0), accB = f32x4.splat(0);
       let p = wt;
-      for (let b: usize = 0; b < blocks; b++, p += 80) {
-        const xa = xA + (b << 6), xb = xB + (b << 6);
-        const m = i16x8.splat(0x0f);
-        let q = v128.load(p);
-        let e0 = v128.and(q, m), e1 = v128.and(i16x8.shr_u(q, 8), m), e2 = v128.and(i16x8.shr_u(q, 4), m), e3 = i16x8.shr_u(q, 12);
-        const a0 = dot4(e0, e1, e2, e3, xa), b0 = dot4(e0, e1, e2, e3, xb);
-        q = v128.load(p, 16);
-        e0 = v128.and(q, m); e1 = v128.and(i16x8.shr_u(q, 8), m); e2 = v128.and(i16x8.shr_u(q, 4), m); e3 = i16x8.shr_u(q, 12);
-        const a1 = dot4(e0, e1, e2, e3, xa), b1 = dot4(e0, e1, e2, e3, xb);
-        q = v128.load(p, 32);
-        e0 = v128.and(q, m); e1 = v128.and(i16x8.shr_u(q, 8), m); e2 = v128.and(i16x8.shr_u(q, 4), m); e3 = i16x8.shr_u(q, 12);
-        const a2 = dot4(e0, e1, e2, e3, xa), b2 = dot4(e0, e1, e2, e3, xb);
-        q = v128.load(p, 48);
-        e0 = v128.and(q, m); e1 = v128.and(i16x8.shr_u(q, 8), m); e2 = v128.and(i16x8.shr_u(q, 4), m); e3 = i16x8.shr_u(q, 12);
-        const a3 = dot4(e0, e1, e2, e3, xa), b3 = dot4(e0, e1, e2, e3, xb);
-        const d4 = f16x4_to_f32x4(v128.load16x4_u(p, 64)), m4 = f16x4_to_f32x4(v128.load16x4_u(p, 72));
-        const da = load<f32>(dA + (b << 2)), db = load<f32>(dB + (b << 2));
-        accA = f32x4.add(accA, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(reduce4(a0, a1, a2, a3)), f32x4.mul(d4, f32x4.splat(da))), f32x4.mul(m4, f32x4.splat(da * load<f32>(sA + (b << 2))))));
-        accB = f32x4.add(accB, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(reduce4(b0, b1, b2, b3)), f32x4.mul(d4, f32x4.splat(db))), f32x4.mul(m4, f32x4.splat(db * load<f32>(sB + (b << 2))))));
-      }
-      v128.store(out + ((<usize>t * <usize>outStride + (<usize>tile << 2)) << 2), accA);
-      v128.store(out + ((<usize>(t + 1) * <usize>outStride + (<usize>tile << 2)) << 2), accB);
-    }
-    for (; t < n; t++) {
-      const x16 = qx + ((<usize>t * <usize>cols) << 1);
-      const xd = dx + ((<usize>t * blocks) << 2);
-      const xs = px + ((<usize>t * blocks) << 2);
-      let acc = f32x4.splat(0);
-      let p = wt;
-      for (let b: usize = 0; b < blocks; b++, p += 80) {
-        const xb = x16 + (b << 6);
-        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-        const isum = reduce4(dot_nibbles(v128.load(p), x0, x1, x2, x3), dot_nibbles(v128.load(p, 16), x0, x1, x2, x3),
-          dot_nibbles(v128.load(p, 32), x0, x1, x2, x3), dot_nibbles(v128.load(p, 48), x0, x1, x2, x3));
-        const d = load<f32>(xd + (b << 2));
-        const scale = f32x4.mul(f16x4_to_f32x4(v128.load16x4_u(p, 64)), f32x4.splat(d));
-        const offset = f32x4.mul(f16x4_to_f32x4(v128.load16x4_u(p, 72)), f32x4.splat(d * load<f32>(xs + (b << 2))));
-        acc = f32x4.add(acc, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(isum), scale), offset));
-      }
-      v128.store(out + ((<usize>t * <usize>outStride + (<usize>tile << 2)) << 2), acc);
-    }
-  }
-}
-
-export function matmul_q4_0x4(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32, n: i32, tile0: i32, tile1: i32, outStride: i32): void {
-  const blocks = <usize>cols >> 5;
-  const tileBytes = blocks * 72;
-  for (let tile = tile0; tile < tile1; tile++) {
-    const wt = w + <usize>tile * tileBytes;
-    let t = 0;
-    // Prefill: two tokens per pass share each unpacked weight vector, as in matmul_q4_1x4.
-    for (; t + 2 <= n; t += 2) {
-      const xA = qx + ((<usize>t * <usize>cols) << 1), xB = xA + (<usize>cols << 1);
-      const dA = dx + ((<usize>t * blocks) << 2), dB = dA + (blocks << 2);
-      const sA = px + ((<usize>t * blocks) << 2), sB = sA + (blocks << 2);
-      let accA = f32x4.splat(0), accB = f32x4.splat(0);
-      let p = wt;
-      for (let b: usize = 0; b < blocks; b++, p += 72) {
+      for (let b: usize = 0; b < blocks; b++, p += blockBytes) {
         const xa = xA + (b << 6), xb = xB + (b << 6);
         const m = i16x8.splat(0x0f);
         let q = v128.load(p);
@@ -202,8 +159,9 @@ export function matmul_q4_0x4(out: usize, w: usize, qx: usize, dx: usize, px: us
         e0 = v128.and(q, m); e1 = v128.and(i16x8.shr_u(q, 8), m); e2 = v128.and(i16x8.shr_u(q, 4), m); e3 = i16x8.shr_u(q, 12);
         const a3 = dot4(e0, e1, e2, e3, xa), b3 = dot4(e0, e1, e2, e3, xb);
         const d4 = f16x4_to_f32x4(v128.load16x4_u(p, 64));
-        accA = f32x4.add(accA, q4_0_epilogue(reduce4(a0, a1, a2, a3), d4, load<f32>(dA + (b << 2)), load<f32>(sA + (b << 2))));
-        accB = f32x4.add(accB, q4_0_epilogue(reduce4(b0, b1, b2, b3), d4, load<f32>(dB + (b << 2)), load<f32>(sB + (b << 2))));
+        const m4 = hasMin ? f16x4_to_f32x4(v128.load16x4_u(p, 72)) : d4;
+        accA = f32x4.add(accA, nibble_epilogue(hasMin, reduce4(a0, a1, a2, a3), d4, m4, load<f32>(dA + (b << 2)), load<f32>(sA + (b << 2))));
+        accB = f32x4.add(accB, nibble_epilogue(hasMin, reduce4(b0, b1, b2, b3), d4, m4, load<f32>(dB + (b << 2)), load<f32>(sB + (b << 2))));
       }
       v128.store(out + ((<usize>t * <usize>outStride + (<usize>tile << 2)) << 2), accA);
       v128.store(out + ((<usize>(t + 1) * <usize>outStride + (<usize>tile << 2)) << 2), accB);
@@ -214,24 +172,26 @@ export function matmul_q4_0x4(out: usize, w: usize, qx: usize, dx: usize, px: us
       const xs = px + ((<usize>t * blocks) << 2);
       let acc = f32x4.splat(0);
       let p = wt;
-      for (let b: usize = 0; b < blocks; b++, p += 72) {
+      for (let b: usize = 0; b < blocks; b++, p += blockBytes) {
         const xb = x16 + (b << 6);
         const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
         const isum = reduce4(dot_nibbles(v128.load(p), x0, x1, x2, x3), dot_nibbles(v128.load(p, 16), x0, x1, x2, x3),
           dot_nibbles(v128.load(p, 32), x0, x1, x2, x3), dot_nibbles(v128.load(p, 48), x0, x1, x2, x3));
-        acc = f32x4.add(acc, q4_0_epilogue(isum, f16x4_to_f32x4(v128.load16x4_u(p, 64)), load<f32>(xd + (b << 2)), load<f32>(xs + (b << 2))));
+        const d4 = f16x4_to_f32x4(v128.load16x4_u(p, 64));
+        const m4 = hasMin ? f16x4_to_f32x4(v128.load16x4_u(p, 72)) : d4;
+        acc = f32x4.add(acc, nibble_epilogue(hasMin, isum, d4, m4, load<f32>(xd + (b << 2)), load<f32>(xs + (b << 2))));
       }
       v128.store(out + ((<usize>t * <usize>outStride + (<usize>tile << 2)) << 2), acc);
     }
   }
 }
 
-/** One Q4_0 tile block's contribution to four rows: (Σ nibble q_x - 8 Σ q_x) * d_w * dx. */
-// @ts-ignore: decorator
-@inline function q4_0_epilogue(isum: v128, d4: v128, dx: f32, px: f32): v128 {
-  // Nibbles are stored as q + 8: subtract 8 * Σ q_x once per block instead of 8 from every nibble.
-  const corrected = i32x4.sub(isum, i32x4.splat(<i32>px * 8));
-  return f32x4.mul(f32x4.convert_i32x4_s(corrected), f32x4.mul(d4, f32x4.splat(dx)));
+export function matmul_q4_1x4(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32, n: i32, tile0: i32, tile1: i32, outStride: i32): void {
+  matmul_nibble_tiles(true, out, w, qx, dx, px, cols, n, tile0, tile1, outStride);
+}
+
+export function matmul_q4_0x4(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32, n: i32, tile0: i32, tile1: i32, outStride: i32): void {
+  matmul_nibble_tiles(false, out, w, qx, dx, px, cols, n, tile0, tile1, outStride);
 }
 
 export function matmul_q8_0x4(out: usize, w: usize, qx: usize, dx: usize, px: usize, rows: i32, cols: i32, n: i32, tile0: i32, tile1: i32, outStride: i32): void {
