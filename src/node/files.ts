@@ -70,23 +70,14 @@ export async function readFileWithProgress(path: string, onProgress?: LoadProgre
     throw new ResourceError({ file: path, field: "size", expected: "a file that fits in memory", actual: `${size} bytes` });
   }
   let offset = 0;
-  try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 8 << 20 })) {
-      const data = chunk as Buffer;
-      if (offset + data.byteLength > size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: "a file that grew while being read" });
-      bytes.set(data, offset);
-      offset += data.byteLength;
-      onProgress?.(offset / size, stage);
-    }
-  } catch (error) {
-    if (error instanceof ResourceError) throw error;
-    throw fileError(path, error);
+  for await (const chunk of readFileChunks(path, size, onProgress, stage)) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
   }
   if (offset !== size) throw new ResourceError({ file: path, field: "size", expected: `${size} bytes`, actual: `${offset} bytes read` });
   return bytes;
 }
 
-/** A GGUF file path or an HF folder path to a ModelSource. */
 export async function readModelSource(path: string, onProgress?: LoadProgress): Promise<ModelSource> {
   if (!existsSync(path)) throw new InputError({ file: path, field: "model path", expected: "an existing GGUF file or Hugging Face folder", actual: "nothing at that path" });
   if (!fs(path, () => statSync(path)).isDirectory()) return { gguf: await readFileWithProgress(path, onProgress), name: path };
